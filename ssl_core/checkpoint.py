@@ -1,0 +1,54 @@
+"""Backbone checkpoints: ``backbone.pt`` (state dict) + ``backbone.json`` (how to rebuild it).
+
+Loading uses ``torch.load(weights_only=True)``: a checkpoint never executes code.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ssl_core.backbones import build_backbone, list_backbones
+from ssl_core.config import from_dict, require, to_dict
+from ssl_core.io import atomic_write_bytes, read_json, write_json
+
+WEIGHTS_FILE = "backbone.pt"
+CONFIG_FILE = "backbone.json"
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str = "r3d_18"
+    width: float = 1.0
+
+    def validate(self, prefix: str = "backbone.") -> "BackboneConfig":
+        require(self.name in list_backbones(), prefix + "name", f"unknown backbone {self.name!r} (known: {', '.join(list_backbones())})")
+        require(self.width > 0, prefix + "width", f"must be > 0, got {self.width}")
+        return self
+
+    def build(self):
+        return build_backbone(self.validate().name, width=self.width)
+
+
+def save_backbone(directory: str | Path, backbone, config: BackboneConfig, extra: dict | None = None) -> Path:
+    """Write the backbone's weights and config into ``directory`` (each file written atomically)."""
+    directory = Path(directory)
+    buffer = io.BytesIO()
+    torch.save(backbone.state_dict(), buffer)
+    atomic_write_bytes(directory / WEIGHTS_FILE, buffer.getvalue())
+    write_json(directory / CONFIG_FILE, {"backbone": to_dict(config), "extra": extra or {}})
+    return directory
+
+
+def load_backbone(directory: str | Path, map_location="cpu"):
+    """Rebuild the backbone saved in ``directory`` and load its weights."""
+    directory = Path(directory)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"{directory}: not a backbone checkpoint ({name} missing)")
+    config = from_dict(BackboneConfig, read_json(directory / CONFIG_FILE)["backbone"], prefix="backbone.")
+    backbone = config.build()
+    backbone.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True))
+    return backbone, config

@@ -1,0 +1,36 @@
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def write_video(path, frames_rgb, fps=25, fourcc="MJPG"):
+    """Write uint8 RGB frames ``(T, H, W, 3)`` as a real encoded video file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames_rgb.shape[1:3]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    for frame in frames_rgb:
+        writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def coloured_frames(num_frames, height=24, width=32, colour=(220, 30, 30)):
+    """Frames of one flat colour with a white bar whose width grows with the frame index."""
+    frames = np.zeros((num_frames, height, width, 3), np.uint8)
+    frames[:] = colour
+    for t in range(num_frames):
+        frames[t, :, : 2 * t] = 255
+    return frames
+
+
+@pytest.fixture
+def video_writer():
+    return write_video

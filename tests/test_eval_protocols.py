@@ -1,0 +1,108 @@
+"""Every downstream protocol end to end on a tiny generated dataset."""
+import json
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from ssl_core.checkpoint import BackboneConfig, load_backbone, save_backbone
+from ssl_core.eval import EvalConfig, evaluate
+from ssl_core.eval.__main__ import main as eval_main
+from ssl_core.eval.downstream import load_datasets, preset, run_downstream
+from ssl_core.eval.features import extract_clip_features
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("data")
+    config = preset("smoke")
+    config = replace(config, data=replace(config.data, data_dir=str(data_dir)))
+    return config, load_datasets(config)
+
+
+def _backbone(config):
+    torch.manual_seed(0)
+    return config.backbone.build()
+
+
+def test_splits_of_the_embedded_datasets_load_without_skips(smoke):
+    config, datasets = smoke
+    for key, (train, test) in datasets.items():
+        assert len(train) > 0 and len(test) > 0 and not train.skipped and not test.skipped
+        assert set(train.labels) == set(test.labels) == set(range(train.num_classes))
+    assert datasets["ucf"][0].class_names != datasets["hmdb"][0].class_names
+
+
+def test_every_protocol_gives_its_namespaced_metrics(smoke):
+    config, datasets = smoke
+    eval_config = replace(config.eval, retrieval_stages=("pool3", "pool5"), retrieval_ks=(1, 5, 10, 20, 50))
+    metrics = evaluate(_backbone(config), {"ucf": datasets["ucf"]}, eval_config)
+    expected = {"finetune/ucf/clip_top1", "finetune/ucf/video_top1", "linear/ucf/top1", "linear/ucf/clip_top1", "knn/ucf/top1"}
+    expected |= {f"retrieval/ucf/r@{k}" for k in (1, 5, 10, 20, 50)}
+    expected |= {f"retrieval/ucf/pool3/r@{k}" for k in (1, 5, 10, 20, 50)}
+    assert set(metrics) == expected
+    assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    recalls = [metrics[f"retrieval/ucf/r@{k}"] for k in (1, 5, 10, 20, 50)]
+    assert recalls == sorted(recalls)
+    train, test = datasets["ucf"]
+    if len(train) <= 50:  # the whole gallery is retrieved and every test class is in it
+        assert metrics["retrieval/ucf/r@50"] == 1.0
+
+
+def test_finetune_leaves_the_given_backbone_untouched(smoke):
+    config, datasets = smoke
+    backbone = _backbone(config)
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    evaluate(backbone, {"hmdb": datasets["hmdb"]}, replace(config.eval, protocols=("finetune",)))
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
+
+
+def test_checkpoint_round_trip_gives_identical_features(smoke, tmp_path):
+    config, datasets = smoke
+    backbone = _backbone(config)
+    save_backbone(tmp_path / "ckpt", backbone, config.backbone, extra={"method": "none"})
+    loaded, saved_config = load_backbone(tmp_path / "ckpt")
+    assert saved_config == config.backbone
+    test = datasets["ucf"][1]
+    a = extract_clip_features(backbone, test, 2, ("pool4",))["pool4"]
+    b = extract_clip_features(loaded, test, 2, ("pool4",))["pool4"]
+    assert a.shape[:2] == (len(test), 2) and np.array_equal(a, b)
+
+
+def test_run_downstream_writes_config_metrics_and_manifests(smoke, tmp_path):
+    config, _ = smoke
+    config = replace(config, datasets=("hmdb",), eval=replace(config.eval, protocols=("knn", "retrieval")))
+    metrics = run_downstream(config, tmp_path / "out", log=lambda *_: None)
+    written = json.loads((tmp_path / "out/metrics.json").read_text())
+    assert written["metrics"] == metrics and "knn/hmdb/top1" in metrics
+    assert json.loads((tmp_path / "out/config.json").read_text())["config"]["datasets"] == ["hmdb"]
+    assert json.loads((tmp_path / "out/manifest_hmdb.json").read_text())["test"]["skipped"] == 0
+
+
+def test_a_corrupt_video_is_skipped_and_listed(smoke, tmp_path):
+    config, _ = smoke
+    source = config.data.root("ucf")
+    root = tmp_path / "ucf_copy"
+    shutil.copytree(source, root)
+    victim = next(iter(sorted((root / "UCF-101").rglob("*.avi"))))
+    victim.write_bytes(b"not a video at all" * 10)
+    copy_config = replace(config, datasets=("ucf",), data=replace(config.data, ucf_root=str(root)),
+                          eval=replace(config.eval, protocols=("knn",)))
+    run_downstream(copy_config, tmp_path / "out", log=lambda *_: None)
+    manifest = json.loads((tmp_path / "out/manifest_ucf.json").read_text())
+    skipped = manifest["train"]["skipped_videos"] + manifest["test"]["skipped_videos"]
+    assert [(s["path"], s["kind"]) for s in skipped] == [(str(victim), "unreadable")]
+
+
+def test_cli_rejects_bad_config_and_refuses_to_overwrite(smoke, tmp_path, capsys):
+    config, _ = smoke
+    assert eval_main(["--preset", "smoke", "--split", "5", "--out", str(tmp_path / "x")]) == 2
+    assert "data.split" in capsys.readouterr().err
+    assert eval_main(["--preset", "smoke", "--protocols", "knn,magic", "--out", str(tmp_path / "x")]) == 2
+    assert "eval.protocols" in capsys.readouterr().err
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x/metrics.json").write_text("{}")
+    assert eval_main(["--preset", "smoke", "--out", str(tmp_path / "x"), "--data-dir", config.data.data_dir]) == 2
+    assert "exists" in capsys.readouterr().err
