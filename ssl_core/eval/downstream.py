@@ -94,7 +94,7 @@ PRESETS: dict[str, DownstreamConfig] = {
     "default": DownstreamConfig(
         backbone=BackboneConfig("r3d_18", 0.25),
         clip=ClipConfig(num_frames=8, stride=2, resize=(40, 40), crop=32),
-        eval=EvalConfig(clips_per_video=4, batch_size=32, finetune=FinetuneConfig(epochs=8, batch_size=16, lr=0.05)),
+        eval=EvalConfig(clips_per_video=4, batch_size=32, finetune=FinetuneConfig(epochs=16, batch_size=16, lr=0.01)),
     ),
     # the papers' protocol (STS section 5, V3S section 4): for a GPU machine and real data
     "paper": DownstreamConfig(

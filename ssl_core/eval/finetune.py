@@ -23,7 +23,7 @@ from ssl_core.eval.linear import video_and_clip_accuracy
 class FinetuneConfig:
     epochs: int = 10
     batch_size: int = 16
-    lr: float = 0.05
+    lr: float = 0.01
     momentum: float = 0.9
     weight_decay: float = 5e-4
     dropout: float = 0.5
