@@ -1,0 +1,70 @@
+"""Clip sampling and the functional clip transforms.
+
+Videos are uint8 arrays ``(T, H, W, 3)``; the network input is a float tensor
+``(C, T, H, W)`` per clip, ``(B, C, T, H, W)`` per batch.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# Kinetics statistics used by torchvision's video models.
+KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
+KINETICS_STD = (0.22803, 0.22145, 0.216989)
+
+
+def clip_span(num_frames: int, stride: int) -> int:
+    """Frames of the source video covered by ``num_frames`` frames taken at ``stride``."""
+    return (num_frames - 1) * stride + 1
+
+
+def clip_indices(start: int, num_frames: int, stride: int) -> np.ndarray:
+    return start + stride * np.arange(num_frames)
+
+
+def random_clip_start(video_length: int, num_frames: int, stride: int, rng: np.random.Generator) -> int:
+    last_start = video_length - clip_span(num_frames, stride)
+    if last_start < 0:
+        raise ValueError(f"video of {video_length} frames is shorter than a clip span of {clip_span(num_frames, stride)}")
+    return int(rng.integers(0, last_start + 1))
+
+
+def uniform_clip_starts(video_length: int, num_frames: int, stride: int, num_clips: int) -> np.ndarray:
+    """Starts of ``num_clips`` clips spaced uniformly from the first to the last possible start."""
+    last_start = video_length - clip_span(num_frames, stride)
+    if last_start < 0:
+        raise ValueError(f"video of {video_length} frames is shorter than a clip span of {clip_span(num_frames, stride)}")
+    if num_clips == 1:
+        return np.array([last_start // 2])
+    return np.round(np.linspace(0, last_start, num_clips)).astype(int)
+
+
+def center_crop(video: np.ndarray, size: int) -> np.ndarray:
+    height, width = video.shape[1:3]
+    top, left = (height - size) // 2, (width - size) // 2
+    return _crop(video, top, left, size)
+
+
+def random_crop(video: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    height, width = video.shape[1:3]
+    top = int(rng.integers(0, height - size + 1))
+    left = int(rng.integers(0, width - size + 1))
+    return _crop(video, top, left, size)
+
+
+def _crop(video: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
+    if top < 0 or left < 0:
+        raise ValueError(f"crop {size} is larger than the frame {video.shape[1:3]}")
+    return video[:, top : top + size, left : left + size]
+
+
+def horizontal_flip(video: np.ndarray) -> np.ndarray:
+    return video[:, :, ::-1]
+
+
+def to_tensor(video: np.ndarray, mean=KINETICS_MEAN, std=KINETICS_STD) -> torch.Tensor:
+    """uint8 ``(T, H, W, 3)`` -> normalised float32 ``(3, T, H, W)``."""
+    clip = torch.from_numpy(np.ascontiguousarray(video)).permute(3, 0, 1, 2).float().div_(255.0)
+    mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
+    return clip.sub_(mean_t).div_(std_t)

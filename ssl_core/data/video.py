@@ -1,0 +1,123 @@
+"""Decoding videos and frame folders into uint8 RGB arrays of shape (T, H, W, 3).
+
+Two on-disk forms are read: encoded video files (OpenCV / FFmpeg) and folders of
+JPEG/PNG frames (the common preprocessed UCF101 form, e.g. ``v_X_g01_c01/img_00001.jpg``).
+Every failure is a :class:`VideoReadError` subclass carrying the path and a reason, so the
+dataset layer can skip the video and list it instead of crashing.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class VideoReadError(Exception):
+    """A video could not be used. ``kind`` is a short machine-readable tag."""
+
+    kind = "unreadable"
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+class VideoOpenError(VideoReadError):
+    kind = "unreadable"
+
+
+class EmptyVideoError(VideoReadError):
+    kind = "empty"
+
+
+class VideoTooShortError(VideoReadError):
+    kind = "too_short"
+
+
+class MissingVideoError(VideoReadError):
+    kind = "missing"
+
+
+def read_video(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode every frame of ``path`` (a video file or a frame folder).
+
+    Args:
+        path: video file or folder of image frames.
+        size: optional ``(height, width)`` every frame is resized to.
+    Returns:
+        uint8 array ``(T, H, W, 3)`` in RGB order.
+    Raises:
+        MissingVideoError, VideoOpenError, EmptyVideoError.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise MissingVideoError(path, "file not found")
+    frames = _read_frame_folder(path, size) if path.is_dir() else _read_video_file(path, size)
+    if not frames:
+        raise EmptyVideoError(path, "no decodable frames")
+    return np.stack(frames)
+
+
+def _read_video_file(path: Path, size: tuple[int, int] | None) -> list[np.ndarray]:
+    if path.stat().st_size == 0:
+        raise EmptyVideoError(path, "zero-byte file")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise VideoOpenError(path, "OpenCV cannot open it (not a video or unsupported codec)")
+        frames = []
+        while True:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            frames.append(_to_rgb(bgr, size))
+        return frames
+    finally:
+        capture.release()
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def list_frame_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
+    return sorted(files, key=lambda p: _natural_key(p.name))
+
+
+def _read_frame_folder(folder: Path, size: tuple[int, int] | None) -> list[np.ndarray]:
+    frames = []
+    for frame_path in list_frame_files(folder):
+        bgr = cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise VideoOpenError(folder, f"frame {frame_path.name} cannot be decoded")
+        frames.append(_to_rgb(bgr, size))
+    return frames
+
+
+def _to_rgb(bgr: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
+    if size is not None:
+        bgr = resize_frame(bgr, size)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize one ``(H, W, C)`` frame to ``size = (height, width)``."""
+    height, width = size
+    if frame.shape[:2] == (height, width):
+        return frame
+    shrinking = height * width < frame.shape[0] * frame.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(frame, (width, height), interpolation=interpolation)
+
+
+def require_frames(video: np.ndarray, needed: int, path: str | Path) -> np.ndarray:
+    """Raise :class:`VideoTooShortError` when ``video`` has fewer than ``needed`` frames."""
+    if len(video) < needed:
+        raise VideoTooShortError(path, f"{len(video)} frames, {needed} needed")
+    return video
