@@ -19,7 +19,7 @@ def smoke(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("data")
     config = preset("smoke")
     config = replace(config, data=replace(config.data, data_dir=str(data_dir)))
-    return config, load_datasets(config)
+    return config, load_datasets(config.data, config.clip, config.datasets)
 
 
 def _backbone(config):

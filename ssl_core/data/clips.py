@@ -62,6 +62,14 @@ def horizontal_flip(video: np.ndarray) -> np.ndarray:
     return video[:, :, ::-1]
 
 
+def random_training_clip(frames: np.ndarray, clip, rng: np.random.Generator, flip: bool = True) -> np.ndarray:
+    """A random clip of ``frames`` for ``clip`` (a ClipConfig): random start, random square crop,
+    random horizontal flip."""
+    start = random_clip_start(len(frames), clip.num_frames, clip.stride, rng)
+    video = random_crop(frames[clip_indices(start, clip.num_frames, clip.stride)], clip.crop, rng)
+    return horizontal_flip(video) if flip and rng.random() < 0.5 else video
+
+
 def to_tensor(video: np.ndarray, mean=KINETICS_MEAN, std=KINETICS_STD) -> torch.Tensor:
     """uint8 ``(T, H, W, 3)`` -> normalised float32 ``(3, T, H, W)``."""
     clip = torch.from_numpy(np.ascontiguousarray(video)).permute(3, 0, 1, 2).float().div_(255.0)

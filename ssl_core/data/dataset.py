@@ -20,9 +20,7 @@ from ssl_core.data.clips import (
     center_crop,
     clip_indices,
     clip_span,
-    horizontal_flip,
-    random_clip_start,
-    random_crop,
+    random_training_clip,
     to_tensor,
     uniform_clip_starts,
 )
@@ -156,12 +154,7 @@ class TrainClips(Dataset):
 
     def __getitem__(self, index: int):
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        clip = self.videos.clip
-        frames = self.videos.frames(index)
-        start = random_clip_start(len(frames), clip.num_frames, clip.stride, rng)
-        video = random_crop(frames[clip_indices(start, clip.num_frames, clip.stride)], clip.crop, rng)
-        if self.flip and rng.random() < 0.5:
-            video = horizontal_flip(video)
+        video = random_training_clip(self.videos.frames(index), self.videos.clip, rng, self.flip)
         return to_tensor(video), int(self.videos.entries[index].label)
 
 

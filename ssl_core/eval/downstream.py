@@ -105,12 +105,12 @@ PRESETS: dict[str, DownstreamConfig] = {
 }
 
 
-def load_datasets(config: DownstreamConfig) -> dict[str, tuple[VideoCollection, VideoCollection]]:
-    """Decode the train and test videos of every configured dataset (bad videos skipped and listed)."""
+def load_datasets(data: DataConfig, clip: ClipConfig, keys) -> dict[str, tuple[VideoCollection, VideoCollection]]:
+    """Decode the train and test videos of every dataset in ``keys`` (bad videos skipped and listed)."""
     datasets = {}
-    for key in config.datasets:
-        root = config.data.root(key)
-        datasets[key] = tuple(load_split(root, config.data.split, subset, config.clip, cache=config.data.cache) for subset in ("train", "test"))
+    for key in keys:
+        root = data.root(key)
+        datasets[key] = tuple(load_split(root, data.split, subset, clip, cache=data.cache) for subset in ("train", "test"))
     return datasets
 
 
@@ -129,7 +129,7 @@ def run_downstream(config: DownstreamConfig, out_dir: str | Path, log=print) -> 
     out_dir = Path(out_dir)
     write_json(out_dir / "config.json", {"config": to_dict(config), "config_hash": config_hash(config)})
     started = time.perf_counter()
-    datasets = load_datasets(config)
+    datasets = load_datasets(config.data, config.clip, config.datasets)
     for key, (train, test) in datasets.items():
         for subset, videos in (("train", train), ("test", test)):
             log(videos.report())

@@ -1,0 +1,131 @@
+"""Run a study's trials with Ray Tune: start or attach to Ray, check resources, run or resume."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import ray
+from ray import tune
+
+from ray_jobs.study import SUMMARY_FILE, Study
+from ray_jobs.trial import run_trial
+from ssl_core.io import write_json
+
+TUNE_DIR = "tune"
+SUMMARY_KEYS = ("arm", "seed", "config_hash", "code_version", "trial_id", "seconds")
+
+
+class SummaryWriter(tune.Callback):
+    """Writes ``trials/<arm>__seed<k>/trial_summary.json`` in the study directory as each trial completes."""
+
+    def __init__(self, study_dir: Path, study: Study):
+        self.study_dir = study_dir
+        self.study = study
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        write_summary(self.study_dir, self.study, trial.last_result)
+
+
+def write_summary(study_dir: Path, study: Study, result: dict) -> None:
+    if not result or not result.get("done"):
+        return
+    factors = {arm.name: arm.factors for arm in study.arms}
+    metrics = {k: float(v) for k, v in result.items() if "/" in k and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    summary = {"study": study.name, "status": "completed", "metrics": metrics, "factors": factors[result["arm"]],
+               **{k: result.get(k) for k in SUMMARY_KEYS}}
+    write_json(study_dir / "trials" / f"{result['arm']}__seed{result['seed']}" / SUMMARY_FILE, summary)
+
+
+def start_ray(address: str | None) -> None:
+    if address:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    else:
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
+                 log_to_driver=False, runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith("SSL_ABLATE_")}})
+
+
+def trial_resources(configs) -> dict:
+    """CPUs/GPUs one trial needs: its own CPU plus, for DDP, its TorchTrainer workers."""
+    config = next(iter(configs.values()))
+    resources = config.resources
+    if resources.num_workers == 1:
+        return {"cpu": 1, "gpu": 1 if resources.use_gpu else 0}
+    return {"cpu": 1 + resources.num_workers * resources.cpus_per_worker, "gpu": resources.num_workers if resources.use_gpu else 0}
+
+
+def check_resources(configs) -> str | None:
+    """A message if the cluster cannot ever place one trial (Ray would wait and retry forever)."""
+    needs = trial_resources(configs)
+    have = ray.cluster_resources()
+    cpus, gpus = have.get("CPU", 0), have.get("GPU", 0)
+    if needs["cpu"] > cpus:
+        return f"resources: a trial needs {needs['cpu']:g} CPUs (1 for the trial + workers), the cluster has {cpus:g}"
+    if needs["gpu"] > gpus:
+        return f"resources: a trial needs {needs['gpu']} GPUs, the cluster has {gpus:g} (use_gpu without GPUs?)"
+    return None
+
+
+def prepare_data(configs) -> None:
+    """Generate the embedded datasets once in the driver (trials on other nodes generate their own copy)."""
+    config = next(iter(configs.values()))
+    for key in dict.fromkeys((config.pretrain_dataset,) + tuple(config.eval_datasets)):
+        config.data.root(key)
+
+
+def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
+    prepare_data(configs)
+    start_ray(args.address)
+    try:
+        problem = check_resources(configs)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        storage = args.storage_path or str(study_dir)
+        trainable = tune.with_resources(
+            tune.with_parameters(run_trial, configs=configs, study_dir=str(study_dir), storage_path=storage),
+            trial_resources(configs),
+        )
+        tuner = _tuner(study, configs, study_dir, storage, trainable, args)
+        results = tuner.fit()
+    finally:
+        ray.shutdown()
+    for result in results:
+        if result.error is None and result.metrics:
+            write_summary(study_dir, study, result.metrics)
+    _write_reports(study_dir)
+    failed = [r for r in results if r.error is not None]
+    for result in failed:
+        print(f"trial failed: {result.path}: {type(result.error).__name__}: {result.error}", file=sys.stderr)
+    print(f"{study.name}: {len(results) - len(failed)} of {len(results)} trials completed; results in {study_dir}")
+    return 1 if failed else 0
+
+
+def _tuner(study, configs, study_dir, storage, trainable, args):
+    path = f"{storage.rstrip('/')}/{TUNE_DIR}"
+    if args.resume and tune.Tuner.can_restore(path):
+        return tune.Tuner.restore(path, trainable, resume_errored=True)
+    arms = sorted({arm for arm, _ in configs}, key=[a.name for a in study.arms].index)
+    seeds = sorted({seed for _, seed in configs})
+    max_concurrent = args.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1) // trial_resources(configs)["cpu"]))
+    return tune.Tuner(
+        trainable,
+        param_space={"arm": tune.grid_search(arms), "seed": tune.grid_search(seeds)},
+        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+        run_config=tune.RunConfig(
+            name=TUNE_DIR, storage_path=storage,
+            failure_config=tune.FailureConfig(max_failures=args.max_failures),
+            callbacks=[SummaryWriter(study_dir, study)],
+            verbose=0 if args.quiet else 1,
+        ),
+    )
+
+
+def _write_reports(study_dir: Path) -> None:
+    try:
+        from analysis.report import write_report
+        from analysis.results import write_results
+    except ImportError:  # analysis package not available
+        return
+    write_results(study_dir)
+    write_report(study_dir)

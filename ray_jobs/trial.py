@@ -1,0 +1,149 @@
+"""A Tune trial: pretrain (in the trial, or through TorchTrainer for DDP), evaluate, report.
+
+One-worker trials run the training loop directly inside the Tune function (a TorchTrainer
+costs 15-30 s of start-up per trial on a laptop); multi-worker trials run the same loop in
+``ray.train.torch.TorchTrainer`` workers (gloo on CPU, NCCL on GPU). Both report every
+epoch with a checkpoint and resume from the latest one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import ray
+import torch
+from ray import tune
+
+from ssl_core.checkpoint import save_backbone
+from ssl_core.config import config_hash, to_dict
+from ssl_core.experiment import TrialConfig, build_trial_method, evaluate_trial, load_trial_data, pretrain_trial
+from ssl_core.io import write_json
+
+STATE_FILE = "state.pt"
+FAIL_ONCE_ENV = "SSL_ABLATE_FAIL_ONCE"  # "<epoch>:<marker path>": raise once at that epoch (tests)
+
+
+def code_version() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip()
+        return f"git:{commit}" if commit else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _load_state(checkpoint) -> dict | None:
+    if checkpoint is None:
+        return None
+    with checkpoint.as_directory() as directory:
+        return torch.load(Path(directory) / STATE_FILE, map_location="cpu", weights_only=True)
+
+
+def _report_with_state(report, metrics: dict, state: dict | None) -> None:
+    if state is None:
+        report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        torch.save(state, Path(directory) / STATE_FILE)
+        report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+
+def _maybe_inject_failure(epoch: int) -> None:
+    spec = os.environ.get(FAIL_ONCE_ENV)
+    if not spec:
+        return
+    at_epoch, marker = spec.split(":", 1)
+    if epoch == int(at_epoch) and not Path(marker).exists():
+        Path(marker).write_text("failed once\n")
+        raise RuntimeError(f"injected failure at epoch {epoch} ({FAIL_ONCE_ENV})")
+
+
+def _epoch_reporter(report, last_metrics: dict, is_rank_zero: bool = True):
+    """Report each epoch's metrics (rank 0 with the state as checkpoint); keep the latest in ``last_metrics``."""
+
+    def on_epoch_end(metrics: dict, state: dict) -> None:
+        last_metrics.clear()
+        last_metrics.update(metrics)
+        _report_with_state(report, metrics, {**state, "metrics": metrics} if is_rank_zero else None)
+        _maybe_inject_failure(int(metrics["epoch"]))
+
+    return on_epoch_end
+
+
+def pretrain_in_trial(config: TrialConfig, pretrain_data):
+    """Fast path: the loop runs in the Tune trial process itself. Returns (backbone, last epoch's metrics)."""
+    state = _load_state(tune.get_checkpoint())
+    last_metrics = dict(state.get("metrics", {})) if state else {}
+    method = pretrain_trial(config, pretrain_data, state, _epoch_reporter(tune.report, last_metrics))
+    return method.backbone, last_metrics
+
+
+def train_loop_per_worker(loop_config: dict) -> None:
+    """TorchTrainer worker: the same loop under DDP; rank 0 passes the checkpoint."""
+    import ray.train
+
+    config: TrialConfig = loop_config["trial_config"]
+    context = ray.train.get_context()
+    torch.set_num_threads(max(1, int(config.resources.cpus_per_worker)))
+    pretrain_data, _ = load_trial_data(config)
+    state = _load_state(ray.train.get_checkpoint())
+    device = ray.train.torch.get_device() if config.resources.use_gpu else "cpu"
+    reporter = _epoch_reporter(ray.train.report, {}, context.get_world_rank() == 0)
+    pretrain_trial(config, pretrain_data, state, reporter, device)
+
+
+def pretrain_with_torch_trainer(config: TrialConfig, name: str, storage_path: str):
+    """DDP path: ``num_workers`` TorchTrainer workers; returns the backbone of the final checkpoint."""
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    resources = config.resources
+    trainer = TorchTrainer(
+        train_loop_per_worker,
+        train_loop_config={"trial_config": config},
+        scaling_config=ScalingConfig(num_workers=resources.num_workers, use_gpu=resources.use_gpu,
+                                     resources_per_worker={"CPU": resources.cpus_per_worker}),
+        run_config=RunConfig(name=name, storage_path=storage_path, callbacks=[TuneReportCallback()],
+                             failure_config=FailureConfig(max_failures=2)),
+    )
+    result = trainer.fit()
+    state = _load_state(result.checkpoint)
+    method = build_trial_method(config)
+    method.load_state_dict(state["model"])
+    return method.backbone, dict(state.get("metrics", {}))
+
+
+def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: str) -> None:
+    """Tune function trainable. ``configs[(arm, seed)]`` is the validated TrialConfig."""
+    arm, seed = tune_config["arm"], int(tune_config["seed"])
+    config: TrialConfig = configs[(arm, seed)]
+    context = tune.get_context()
+    trial_dir = Path(context.get_trial_dir())
+    torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
+    identity = {"arm": arm, "seed": seed, "config_hash": config_hash(config), "code_version": code_version(),
+                "trial_id": context.get_trial_id()}
+    write_json(trial_dir / "config.json", {**identity, "config": to_dict(config)})
+    _log_attempt(study_dir, identity)
+    started = time.perf_counter()
+    pretrain_data, eval_data = load_trial_data(config)
+    if config.pretrains and config.resources.num_workers > 1:
+        backbone, pretext = pretrain_with_torch_trainer(config, f"train_{arm}_seed{seed}", storage_path)
+    elif config.pretrains:
+        backbone, pretext = pretrain_in_trial(config, pretrain_data)
+    else:
+        backbone, pretext = build_trial_method(config).backbone, {}
+    save_backbone(trial_dir / "backbone", backbone, config.backbone, extra=identity)
+    metrics = evaluate_trial(config, backbone, eval_data)
+    pretext = {k: v for k, v in pretext.items() if k.startswith("pretext/")}
+    tune.report({**pretext, **metrics, **identity, "done": True, "seconds": time.perf_counter() - started})
+
+
+def _log_attempt(study_dir: str, identity: dict) -> None:
+    """Append one line per trial start to ``attempts.jsonl`` (an audit of what ran, and how often)."""
+    with open(Path(study_dir) / "attempts.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({**identity, "time": time.time()}) + "\n")

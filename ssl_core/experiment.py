@@ -1,0 +1,114 @@
+"""One trial of a study, without Ray: pretrain a method (unless ``scratch``), then evaluate.
+
+:class:`TrialConfig` is the complete, typed, validated description of a trial; a study
+arm changes it through dotted factor paths (``{"method.name": "rotation",
+"pretrain.epochs": 3}``). The Ray layer (``ray_jobs``) only adds reporting, checkpoints,
+scheduling and distribution around these functions.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from ssl_core.checkpoint import BackboneConfig
+from ssl_core.config import ConfigError, require
+from ssl_core.data.dataset import ClipConfig, VideoCollection
+from ssl_core.eval.downstream import DATASET_KEYS, DataConfig, load_datasets
+from ssl_core.eval.protocols import EvalConfig, evaluate
+from ssl_core.methods import METHODS, MethodConfig, build_method
+from ssl_core.pretrain import PretrainConfig, pretrain
+
+
+@dataclass(frozen=True)
+class ResourceConfig:
+    """Per trial: ``num_workers`` > 1 runs DDP through Ray Train's TorchTrainer."""
+
+    num_workers: int = 1
+    use_gpu: bool = False
+    cpus_per_worker: float = 1.0
+
+    def validate(self, prefix: str = "resources.") -> "ResourceConfig":
+        require(self.num_workers >= 1, prefix + "num_workers", f"must be >= 1, got {self.num_workers}")
+        require(self.cpus_per_worker > 0, prefix + "cpus_per_worker", f"must be > 0, got {self.cpus_per_worker}")
+        return self
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    pretrain_dataset: str = "ucf"
+    eval_datasets: tuple[str, ...] = DATASET_KEYS
+    resources: ResourceConfig = field(default_factory=ResourceConfig)
+    seed: int = 0
+
+    def validate(self) -> "TrialConfig":
+        self.backbone.validate()
+        self.method.validate()
+        self.clip.validate()
+        self.pretrain.validate()
+        self.eval.validate()
+        self.data.validate()
+        self.resources.validate()
+        require(self.pretrain_dataset in DATASET_KEYS, "pretrain_dataset", f"unknown dataset {self.pretrain_dataset!r} (known: {', '.join(DATASET_KEYS)})")
+        require(len(self.eval_datasets) > 0, "eval_datasets", "at least one dataset is needed")
+        for key in self.eval_datasets:
+            require(key in DATASET_KEYS, "eval_datasets", f"unknown dataset {key!r} (known: {', '.join(DATASET_KEYS)})")
+        return self
+
+    @property
+    def pretrains(self) -> bool:
+        return METHODS[self.method.name].pretrains and self.pretrain.epochs > 0
+
+
+def with_factors(config: Any, factors: dict[str, Any]) -> Any:
+    """``config`` with each dotted path in ``factors`` set (``"pretrain.epochs": 3``)."""
+    for path, value in factors.items():
+        config = _set_path(config, path.split("."), value, path)
+    return config
+
+
+def _set_path(config: Any, parts: list[str], value: Any, full_path: str) -> Any:
+    head = parts[0]
+    names = {f.name for f in dataclasses.fields(config)} if dataclasses.is_dataclass(config) else set()
+    if head not in names:
+        if isinstance(config, dict) and len(parts) == 1:  # free-form options (method.options.<key>)
+            return {**config, head: value}
+        raise ConfigError(full_path, f"unknown factor: {type(config).__name__} has no field {head!r}")
+    if len(parts) == 1:
+        return dataclasses.replace(config, **{head: value})
+    return dataclasses.replace(config, **{head: _set_path(getattr(config, head), parts[1:], value, full_path)})
+
+
+def load_trial_data(config: TrialConfig) -> tuple[tuple[VideoCollection, VideoCollection], dict]:
+    """``((pretrain train, pretrain held-out), {eval key: (train, test)})``, decoded once."""
+    keys = tuple(dict.fromkeys((config.pretrain_dataset,) + tuple(config.eval_datasets)))
+    datasets = load_datasets(config.data, config.clip, keys)
+    return datasets[config.pretrain_dataset], {key: datasets[key] for key in config.eval_datasets}
+
+
+def build_trial_method(config: TrialConfig):
+    torch.manual_seed(config.seed)
+    return build_method(config.method, config.backbone.build())
+
+
+def pretrain_trial(config: TrialConfig, pretrain_data, state: dict | None = None,
+                   on_epoch_end: Callable[[dict, dict], None] | None = None, device="cpu"):
+    """The trial's pretrained method (``pretrain.epochs`` epochs from ``state``)."""
+    method = build_trial_method(config)
+    train, held_out = pretrain_data
+    if not config.pretrains:
+        return method
+    return pretrain(method, train, config.pretrain, config.seed, val_videos=held_out, state=state,
+                    on_epoch_end=on_epoch_end, device=device)
+
+
+def evaluate_trial(config: TrialConfig, backbone, eval_data, device="cpu") -> dict[str, float]:
+    return evaluate(backbone, eval_data, dataclasses.replace(config.eval, seed=config.seed), device)

@@ -1,0 +1,10 @@
+"""Self-supervised methods, found by name: ``build_method(config, backbone)``.
+
+A method owns its sampler (video frames -> training views and targets), its heads and its
+loss. Methods are plain PyTorch and run without Ray.
+"""
+from ssl_core.methods.base import METHODS, MethodConfig, PretextMethod, build_method, register_method
+from ssl_core.methods import rotation as _rotation  # noqa: F401  (registers "rotation")
+from ssl_core.methods import scratch as _scratch  # noqa: F401  (registers "scratch")
+
+__all__ = ["METHODS", "MethodConfig", "PretextMethod", "build_method", "register_method"]

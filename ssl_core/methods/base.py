@@ -1,0 +1,84 @@
+"""The method interface and registry.
+
+A :class:`PretextMethod` is an ``nn.Module`` holding the backbone and the method's heads:
+- ``sample(frames, clip, rng)`` turns one video (uint8 ``(T, H, W, 3)``) into one training
+  example: a dict of tensors (views ``(C, T, H, W)``, integer targets);
+- ``forward(batch)`` takes the collated batch and returns ``(loss, metrics)``, where
+  metrics are detached scalars such as ``{"pretext/acc": ...}``.
+Methods with ``pretrains = False`` (``scratch``) skip pretraining.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ssl_core.config import ConfigError, from_dict, require
+
+METHODS: dict[str, type["PretextMethod"]] = {}
+
+
+def register_method(name: str) -> Callable[[type], type]:
+    def decorator(cls: type) -> type:
+        if name in METHODS and METHODS[name] is not cls:
+            raise ValueError(f"name: method {name!r} is already registered")
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+
+    return decorator
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    """``name`` picks the method; ``options`` are its own settings (validated by its options class)."""
+
+    name: str = "rotation"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self, prefix: str = "method.") -> "MethodConfig":
+        require(self.name in METHODS, prefix + "name", f"unknown method {self.name!r} (known: {', '.join(sorted(METHODS))})")
+        self.typed_options(prefix)
+        return self
+
+    def typed_options(self, prefix: str = "method."):
+        options_class = METHODS[self.name].options_class
+        options = from_dict(options_class, dict(self.options), prefix=prefix + "options.")
+        return options.validate(prefix + "options.") if hasattr(options, "validate") else options
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    pass
+
+
+class PretextMethod(nn.Module):
+    name: str = ""
+    options_class: type = NoOptions
+    pretrains: bool = True
+
+    def __init__(self, backbone: nn.Module, options):
+        super().__init__()
+        self.backbone = backbone
+        self.options = options
+
+    def sample(self, frames: np.ndarray, clip, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        raise NotImplementedError
+
+
+def build_method(config: MethodConfig, backbone: nn.Module) -> PretextMethod:
+    config.validate()
+    return METHODS[config.name](backbone, config.typed_options())
+
+
+def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(dim=1) == targets).float().mean().detach()
+
+
+__all__ = ["METHODS", "ConfigError", "MethodConfig", "PretextMethod", "accuracy", "build_method", "register_method"]

@@ -1,0 +1,27 @@
+"""Base trial presets shared by the studies: ``smoke`` (tests, CI), ``default`` (a laptop),
+``paper`` (the papers' scale, for GPU clusters and real data). Studies override fields
+through their arms' factors or ``with_factors``."""
+from __future__ import annotations
+
+from ssl_core.checkpoint import BackboneConfig
+from ssl_core.eval.downstream import PRESETS as DOWNSTREAM
+from ssl_core.experiment import ResourceConfig, TrialConfig
+from ssl_core.pretrain import PretrainConfig
+
+
+def _from_downstream(name: str, pretrain: PretrainConfig, resources: ResourceConfig = ResourceConfig(), backbone=None) -> TrialConfig:
+    downstream = DOWNSTREAM[name]
+    return TrialConfig(backbone=backbone or downstream.backbone, clip=downstream.clip, eval=downstream.eval,
+                       data=downstream.data, pretrain=pretrain, resources=resources)
+
+
+BASE_PRESETS: dict[str, TrialConfig] = {
+    "smoke": _from_downstream("smoke", PretrainConfig(epochs=2, batch_size=8, lr=0.05)),
+    "default": _from_downstream("default", PretrainConfig(epochs=10, batch_size=16, lr=0.05, warmup_epochs=1)),
+    "paper": _from_downstream(
+        "paper",
+        PretrainConfig(epochs=300, batch_size=30, lr=0.03, weight_decay=5e-4, warmup_epochs=150, grad_clip=18.0),
+        ResourceConfig(num_workers=4, use_gpu=True, cpus_per_worker=4),
+        backbone=BackboneConfig("r2plus1d_18", 1.0),
+    ),
+}

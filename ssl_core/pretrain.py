@@ -1,0 +1,164 @@
+"""The pretraining loop: plain PyTorch, DDP-aware, resumable from a state dict.
+
+``pretrain`` runs epochs ``state["epoch"] .. epochs-1`` and calls ``on_epoch_end(metrics,
+state)`` after each, where ``state`` holds everything needed to continue (model, optimiser,
+scheduler, epoch, torch RNG) and is safe for ``torch.load(weights_only=True)``. When
+``torch.distributed`` is initialised (e.g. by Ray Train's TorchTrainer), the model is
+wrapped in DDP and each rank reads its shard through a ``DistributedSampler``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from ssl_core.config import require
+from ssl_core.data.dataset import VideoCollection
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    epochs: int = 5
+    batch_size: int = 16
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 0
+    grad_clip: float = 0.0
+
+    def validate(self, prefix: str = "pretrain.") -> "PretrainConfig":
+        require(self.epochs >= 0, prefix + "epochs", f"must be >= 0, got {self.epochs}")
+        require(self.batch_size >= 1, prefix + "batch_size", f"must be >= 1, got {self.batch_size}")
+        require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
+        require(0 <= self.warmup_epochs <= max(self.epochs, 0), prefix + "warmup_epochs", f"must be in [0, epochs], got {self.warmup_epochs}")
+        require(self.grad_clip >= 0, prefix + "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        return self
+
+
+class PretextExamples(Dataset):
+    """One example per video per epoch, drawn by the method's sampler with a seeded RNG.
+
+    The RNG of item ``i`` in epoch ``e`` is ``default_rng((seed, e, i))``: the same examples
+    whatever the number of workers or ranks.
+    """
+
+    def __init__(self, videos: VideoCollection, sample: Callable, seed: int):
+        self.videos = videos
+        self.sample = sample
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        return self.sample(self.videos.frames(index), self.videos.clip, rng)
+
+
+def warmup_cosine(config: PretrainConfig) -> Callable[[int], float]:
+    """Learning-rate factor per epoch: linear warm-up, then cosine to 0."""
+
+    def factor(epoch: int) -> float:
+        if epoch < config.warmup_epochs:
+            return (epoch + 1) / config.warmup_epochs
+        span = max(config.epochs - config.warmup_epochs, 1)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - config.warmup_epochs) / span))
+
+    return factor
+
+
+def _distributed() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _loader(dataset: Dataset, batch_size: int, seed: int) -> DataLoader:
+    """Shuffled per epoch by ``(seed, epoch)`` (``set_epoch``), so a resumed run sees the same order."""
+    rank, world = _distributed()
+    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+
+
+def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed: int,
+             val_videos: VideoCollection | None = None, state: dict | None = None,
+             on_epoch_end: Callable[[dict, dict], None] | None = None, device="cpu"):
+    """Train ``method`` (a PretextMethod) and return it; resumes from ``state`` when given."""
+    config.validate()
+    rank, world = _distributed()
+    torch.manual_seed(seed + rank)
+    method.to(device)
+    model = torch.nn.parallel.DistributedDataParallel(method) if world > 1 else method
+    optimiser = torch.optim.SGD(method.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(config))
+    start_epoch = 0
+    if state is not None:
+        method.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch = int(state["epoch"])
+    examples = PretextExamples(train_videos, method.sample, seed)
+    loader = _loader(examples, config.batch_size, seed)
+    for epoch in range(start_epoch, config.epochs):
+        examples.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
+        metrics = _train_epoch(model, loader, optimiser, config, device)
+        scheduler.step()
+        metrics["epoch"] = epoch + 1
+        if val_videos is not None and len(val_videos):
+            metrics["pretext/acc"] = pretext_accuracy(method, val_videos, config.batch_size, seed, device)
+        if on_epoch_end is not None:
+            on_epoch_end(metrics, {"epoch": epoch + 1, "model": method.state_dict(), "optimiser": optimiser.state_dict(),
+                                   "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
+    return method
+
+
+def _train_epoch(model, loader, optimiser, config: PretrainConfig, device) -> dict:
+    model.train()
+    total_loss, total_acc, seen = 0.0, 0.0, 0
+    started = time.perf_counter()
+    for batch in loader:
+        batch = {k: v.to(device) for k, v in batch.items()}
+        loss, step_metrics = model(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimiser.step()
+        size = len(next(iter(batch.values())))
+        total_loss += loss.item() * size
+        total_acc += float(step_metrics.get("pretext/acc", float("nan"))) * size
+        seen += size
+    seconds = time.perf_counter() - started
+    return {"pretext/loss": total_loss / max(seen, 1), "pretext/train_acc": total_acc / max(seen, 1),
+            "pretext/clips_per_s": seen / max(seconds, 1e-9)}
+
+
+@torch.no_grad()
+def pretext_accuracy(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu") -> float:
+    """Pretext accuracy on held-out videos, one fixed example per video (same draws every epoch)."""
+    was_training = method.training
+    method.eval()
+    examples = PretextExamples(videos, method.sample, seed + 10_000)
+    correct, seen = 0.0, 0
+    try:
+        for batch in DataLoader(examples, batch_size=batch_size):
+            batch = {k: v.to(device) for k, v in batch.items()}
+            _, metrics = method(batch)
+            size = len(next(iter(batch.values())))
+            correct += float(metrics["pretext/acc"]) * size
+            seen += size
+    finally:
+        method.train(was_training)
+    return correct / max(seen, 1)
