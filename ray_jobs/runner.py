@@ -8,8 +8,8 @@ from pathlib import Path
 import ray
 from ray import tune
 
-from ray_jobs.study import SUMMARY_FILE, Study
-from ray_jobs.trial import run_trial
+from ray_jobs.study import Study
+from ray_jobs.trial import run_trial, summary_path
 from ssl_core.io import write_json
 
 TUNE_DIR = "tune"
@@ -34,7 +34,7 @@ def write_summary(study_dir: Path, study: Study, result: dict) -> None:
     metrics = {k: float(v) for k, v in result.items() if "/" in k and isinstance(v, (int, float)) and not isinstance(v, bool)}
     summary = {"study": study.name, "status": "completed", "metrics": metrics, "factors": factors[result["arm"]],
                **{k: result.get(k) for k in SUMMARY_KEYS}}
-    write_json(study_dir / "trials" / f"{result['arm']}__seed{result['seed']}" / SUMMARY_FILE, summary)
+    write_json(summary_path(study_dir, result["arm"], result["seed"]), summary)
 
 
 def start_ray(address: str | None) -> None:
@@ -54,16 +54,20 @@ def trial_resources(configs) -> dict:
     return {"cpu": 1 + resources.num_workers * resources.cpus_per_worker, "gpu": resources.num_workers if resources.use_gpu else 0}
 
 
-def check_resources(configs) -> str | None:
-    """A message if the cluster cannot ever place one trial (Ray would wait and retry forever)."""
+def check_resources(configs, cpus: float, gpus: float) -> str | None:
+    """A message if ``cpus``/``gpus`` can never place one trial (Ray would wait and retry forever)."""
     needs = trial_resources(configs)
-    have = ray.cluster_resources()
-    cpus, gpus = have.get("CPU", 0), have.get("GPU", 0)
     if needs["cpu"] > cpus:
-        return f"resources: a trial needs {needs['cpu']:g} CPUs (1 for the trial + workers), the cluster has {cpus:g}"
+        return f"resources: a trial needs {needs['cpu']:g} CPUs (1 for the trial + its workers), there are {cpus:g}"
     if needs["gpu"] > gpus:
-        return f"resources: a trial needs {needs['gpu']} GPUs, the cluster has {gpus:g} (use_gpu without GPUs?)"
+        return f"resources: a trial needs {needs['gpu']} GPUs, there are {gpus:g} (use_gpu without GPUs?)"
     return None
+
+
+def local_resources() -> tuple[int, int]:
+    import torch
+
+    return os.cpu_count() or 1, torch.cuda.device_count()
 
 
 def prepare_data(configs) -> None:
@@ -74,10 +78,16 @@ def prepare_data(configs) -> None:
 
 
 def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
+    if not args.address:  # known before Ray starts
+        problem = check_resources(configs, *local_resources())
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     prepare_data(configs)
     start_ray(args.address)
     try:
-        problem = check_resources(configs)
+        have = ray.cluster_resources()
+        problem = check_resources(configs, have.get("CPU", 0), have.get("GPU", 0))
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2

@@ -18,6 +18,7 @@ import ray
 import torch
 from ray import tune
 
+from ray_jobs.study import SUMMARY_FILE
 from ssl_core.checkpoint import save_backbone
 from ssl_core.config import config_hash, to_dict
 from ssl_core.experiment import TrialConfig, build_trial_method, evaluate_trial, load_trial_data, pretrain_trial
@@ -74,9 +75,8 @@ def _epoch_reporter(report, last_metrics: dict, is_rank_zero: bool = True):
     return on_epoch_end
 
 
-def pretrain_in_trial(config: TrialConfig, pretrain_data):
+def pretrain_in_trial(config: TrialConfig, pretrain_data, state: dict | None):
     """Fast path: the loop runs in the Tune trial process itself. Returns (backbone, last epoch's metrics)."""
-    state = _load_state(tune.get_checkpoint())
     last_metrics = dict(state.get("metrics", {})) if state else {}
     method = pretrain_trial(config, pretrain_data, state, _epoch_reporter(tune.report, last_metrics))
     return method.backbone, last_metrics
@@ -128,13 +128,19 @@ def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: st
     identity = {"arm": arm, "seed": seed, "config_hash": config_hash(config), "code_version": code_version(),
                 "trial_id": context.get_trial_id()}
     write_json(trial_dir / "config.json", {**identity, "config": to_dict(config)})
-    _log_attempt(study_dir, identity)
+    finished = completed_summary(study_dir, arm, seed, identity["config_hash"])
+    if finished is not None:  # completed before an interruption Tune had not yet recorded: do not run it again
+        tune.report({**finished["metrics"], **identity, "done": True, "seconds": finished.get("seconds", 0.0)})
+        return
+    state = _load_state(tune.get_checkpoint())
+    _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
+                             "node_id": ray.get_runtime_context().get_node_id()})
     started = time.perf_counter()
     pretrain_data, eval_data = load_trial_data(config)
     if config.pretrains and config.resources.num_workers > 1:
         backbone, pretext = pretrain_with_torch_trainer(config, f"train_{arm}_seed{seed}", storage_path)
     elif config.pretrains:
-        backbone, pretext = pretrain_in_trial(config, pretrain_data)
+        backbone, pretext = pretrain_in_trial(config, pretrain_data, state)
     else:
         backbone, pretext = build_trial_method(config).backbone, {}
     save_backbone(trial_dir / "backbone", backbone, config.backbone, extra=identity)
@@ -143,7 +149,24 @@ def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: st
     tune.report({**pretext, **metrics, **identity, "done": True, "seconds": time.perf_counter() - started})
 
 
-def _log_attempt(study_dir: str, identity: dict) -> None:
-    """Append one line per trial start to ``attempts.jsonl`` (an audit of what ran, and how often)."""
+def summary_path(study_dir: str | Path, arm: str, seed: int) -> Path:
+    return Path(study_dir) / "trials" / f"{arm}__seed{seed}" / SUMMARY_FILE
+
+
+def completed_summary(study_dir: str, arm: str, seed: int, expected_hash: str) -> dict | None:
+    """The stored summary of this (arm, seed) if it completed with the same config, else None."""
+    path = summary_path(study_dir, arm, seed)
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return summary if summary.get("status") == "completed" and summary.get("config_hash") == expected_hash else None
+
+
+def _log_attempt(study_dir: str, record: dict) -> None:
+    """Append one line per trial start to ``attempts.jsonl`` (an audit of what ran, how often, from where).
+
+    Skipped when the study directory is not on this node (trials on other machines of a cluster)."""
+    if not Path(study_dir).is_dir():
+        return
     with open(Path(study_dir) / "attempts.jsonl", "a", encoding="utf-8") as handle:
-        handle.write(json.dumps({**identity, "time": time.time()}) + "\n")
+        handle.write(json.dumps({**record, "time": time.time()}) + "\n")

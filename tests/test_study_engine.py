@@ -1,0 +1,110 @@
+"""The study engine end to end: Tune trials, resume after SIGKILL, retry from checkpoint, two nodes."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import ray
+
+from ray_jobs.study import Arm, run_study_cli
+from tiny_study import tiny_study
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+
+def attempts(study_dir: Path) -> list[dict]:
+    lines = (study_dir / "attempts.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def summaries(study_dir: Path) -> dict:
+    found = {}
+    for path in (study_dir / "trials").glob("*/trial_summary.json"):
+        summary = json.loads(path.read_text())
+        found[(summary["arm"], summary["seed"])] = summary
+    return found
+
+
+@pytest.mark.parametrize("factors, field", [
+    ({"pretrain.epochz": 3}, "arms[bad].pretrain.epochz"),
+    ({"pretrain.epochs": -1}, "arms[bad].pretrain.epochs"),
+    ({"method.name": "nope"}, "arms[bad].method.name"),
+    ({"resources.num_workers": 512}, "resources"),
+])
+def test_bad_config_fails_before_ray_starts_naming_the_field(data_dir, tmp_path, capsys, factors, field):
+    study = tiny_study(data_dir, arms=(Arm("bad", factors),))
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 2
+    assert field in capsys.readouterr().err
+    assert not ray.is_initialized()
+
+
+def test_two_arm_study_completes_with_summaries_and_report(data_dir, tmp_path):
+    study = tiny_study(data_dir, epochs=2)
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 0
+    study_dir = tmp_path / "tiny"
+    found = summaries(study_dir)
+    assert set(found) == {("scratch", 0), ("scratch", 1), ("rotation", 0), ("rotation", 1)}
+    assert "pretext/acc" in found[("rotation", 0)]["metrics"] and "pretext/acc" not in found[("scratch", 0)]["metrics"]
+    assert all(0 <= s["metrics"]["knn/ucf/top1"] <= 1 for s in found.values())
+    trial_configs = list((study_dir / "tune").glob("*/config.json"))
+    assert len(trial_configs) == 4 and all("config_hash" in json.loads(p.read_text()) for p in trial_configs)
+    assert json.loads((study_dir / "study.json").read_text())["seeds"] == [0, 1]
+    # same directory again without --resume: refused, nothing touched
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 2
+
+
+def test_a_trial_that_fails_at_epoch_2_resumes_from_its_checkpoint(data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("SSL_ABLATE_FAIL_ONCE", f"2:{tmp_path / 'failed-once'}")
+    study = tiny_study(data_dir, epochs=3, arms=(Arm("rotation", {"method.name": "rotation"}),))
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path / "out"), "--seeds", "1", "--quiet"]) == 0
+    runs = attempts(tmp_path / "out/tiny")
+    assert [r["start_epoch"] for r in runs] == [0, 2]  # the retry started after epoch 2, not from scratch
+    assert (tmp_path / "failed-once").exists() and set(summaries(tmp_path / "out/tiny")) == {("rotation", 0)}
+
+
+def test_killed_study_resumes_without_rerunning_completed_trials(data_dir, tmp_path):
+    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "4", "--preset", "smoke",
+               "--out", str(tmp_path), "--max-concurrent", "1", "--quiet"]
+    study_dir = tmp_path / "tiny"
+    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(study_dir.glob("trials/*/trial_summary.json"))) < 1:
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = set(summaries(study_dir))
+    assert done_before, "no trial completed before the kill"
+    result = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(summaries(study_dir)) == 4
+    starts = {}
+    for run in attempts(study_dir):
+        starts.setdefault((run["arm"], run["seed"]), []).append(run["start_epoch"])
+    for key in done_before:
+        assert len(starts[key]) == 1, f"completed trial {key} ran again: {starts[key]}"
+
+
+def test_trials_land_on_both_nodes_of_a_two_node_cluster(data_dir, tmp_path):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    try:
+        study = tiny_study(data_dir, epochs=1)
+        code = run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--address", cluster.address,
+                                     "--max-concurrent", "2", "--quiet"])
+        assert code == 0
+        nodes = {run["node_id"] for run in attempts(tmp_path / "tiny")}
+        assert len(nodes) == 2
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

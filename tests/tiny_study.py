@@ -1,0 +1,32 @@
+"""A seconds-long two-arm study used by the engine tests (runnable as a script for the kill test)."""
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ray_jobs.study import Arm, Metric, Study, run_study_cli  # noqa: E402
+from ssl_core.experiment import with_factors  # noqa: E402
+from ssl_core.presets import BASE_PRESETS  # noqa: E402
+
+
+def tiny_preset(data_dir: str, epochs: int = 3):
+    return with_factors(BASE_PRESETS["smoke"], {
+        "data.data_dir": data_dir, "eval_datasets": ("ucf",), "pretrain.epochs": epochs,
+        "eval.protocols": ("knn", "retrieval"), "eval.clips_per_video": 1,
+    })
+
+
+def tiny_study(data_dir: str, epochs: int = 3, arms=None, name="tiny") -> Study:
+    arms = arms or (Arm("scratch", {"method.name": "scratch"}), Arm("rotation", {"method.name": "rotation"}))
+    return Study(
+        name=name, title="tiny engine test", table=None,
+        arms=arms,
+        metrics=(Metric("knn/ucf/top1"), Metric("retrieval/ucf/r@5"), Metric("pretext/acc")),
+        presets={"smoke": tiny_preset(data_dir, epochs)}, baseline_arm=arms[0].name,
+    )
+
+
+if __name__ == "__main__":
+    data_dir, epochs = sys.argv[1], int(sys.argv[2])
+    sys.exit(run_study_cli(tiny_study(data_dir, epochs), sys.argv[3:]))
