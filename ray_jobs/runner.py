@@ -7,13 +7,27 @@ from pathlib import Path
 
 import ray
 from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
 
 from ray_jobs.study import Study
 from ray_jobs.trial import run_trial, summary_path
 from ssl_core.io import write_json
 
 TUNE_DIR = "tune"
-SUMMARY_KEYS = ("arm", "seed", "config_hash", "code_version", "trial_id", "seconds")
+SUMMARY_KEYS = ("arm", "seed", "key", "config_hash", "code_version", "trial_id", "seconds")
+
+
+class FinalMetricOptunaSearch(OptunaSearch):
+    """OptunaSearch that learns only from results carrying the objective.
+
+    Per-epoch reports hold pretext metrics; the downstream objective arrives with the
+    trial's last report. Plain OptunaSearch indexes ``result[metric]`` on every report.
+    """
+
+    def on_trial_result(self, trial_id, result):
+        if self.metric in result:
+            super().on_trial_result(trial_id, result)
 
 
 class SummaryWriter(tune.Callback):
@@ -30,11 +44,11 @@ class SummaryWriter(tune.Callback):
 def write_summary(study_dir: Path, study: Study, result: dict) -> None:
     if not result or not result.get("done"):
         return
-    factors = {arm.name: arm.factors for arm in study.arms}
+    factors = {arm.name: arm.factors for arm in study.arms}[result["arm"]]
     metrics = {k: float(v) for k, v in result.items() if "/" in k and isinstance(v, (int, float)) and not isinstance(v, bool)}
-    summary = {"study": study.name, "status": "completed", "metrics": metrics, "factors": factors[result["arm"]],
-               **{k: result.get(k) for k in SUMMARY_KEYS}}
-    write_json(summary_path(study_dir, result["arm"], result["seed"]), summary)
+    summary = {"study": study.name, "status": "completed", "metrics": metrics,
+               "factors": {**factors, **(result.get("searched") or {})}, **{k: result.get(k) for k in SUMMARY_KEYS}}
+    write_json(summary_path(study_dir, result["key"]), summary)
 
 
 def start_ray(address: str | None) -> None:
@@ -96,8 +110,7 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
             tune.with_parameters(run_trial, configs=configs, study_dir=str(study_dir), storage_path=storage),
             trial_resources(configs),
         )
-        tuner = _tuner(study, configs, study_dir, storage, trainable, args)
-        results = tuner.fit()
+        results = [result for tuner in _tuners(study, configs, study_dir, storage, trainable, args) for result in tuner.fit()]
     finally:
         ray.shutdown()
     for result in results:
@@ -111,24 +124,43 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
     return 1 if failed else 0
 
 
-def _tuner(study, configs, study_dir, storage, trainable, args):
-    path = f"{storage.rstrip('/')}/{TUNE_DIR}"
+def _tuners(study, configs, study_dir, storage, trainable, args) -> list:
+    """One Tuner over the grid of arms x seeds, or, for an Optuna search, one Tuner per arm."""
+    max_concurrent = args.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1) // trial_resources(configs)["cpu"]))
+
+    def run(name: str, callbacks: list) -> tune.RunConfig:
+        return tune.RunConfig(name=name, storage_path=storage, failure_config=tune.FailureConfig(max_failures=args.max_failures),
+                              callbacks=callbacks, verbose=0 if args.quiet else 1)
+
+    arms = [arm.name for arm in study.arms]
+    seeds = sorted({seed for _, seed in configs})
+    if study.search is None:
+        return [_restored_or(f"{storage.rstrip('/')}/{TUNE_DIR}", trainable, args) or tune.Tuner(
+            trainable, param_space={"arm": tune.grid_search(arms), "seed": tune.grid_search(seeds)},
+            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+            run_config=run(TUNE_DIR, [SummaryWriter(study_dir, study)]))]
+    # The objective arrives only with a trial's last report, so Tune's check that every
+    # result carries the search metric must be off for searches.
+    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
+    search = study.search
+    space = {path: getattr(tune, kind)(low, high) for path, (kind, low, high) in search.params.items()}
+    tuners = []
+    for arm in arms:
+        name = f"{TUNE_DIR}_{arm}"
+        scheduler = ASHAScheduler(metric=search.asha_metric, mode=search.asha_mode, grace_period=search.grace_period) if search.asha else None
+        tuners.append(_restored_or(f"{storage.rstrip('/')}/{name}", trainable, args) or tune.Tuner(
+            trainable, param_space={"arm": arm, "seed": seeds[0], "search": space},
+            tune_config=tune.TuneConfig(search_alg=FinalMetricOptunaSearch(metric=search.metric, mode=search.mode, seed=seeds[0]),
+                                        scheduler=scheduler, num_samples=search.num_samples, max_concurrent_trials=max_concurrent),
+            run_config=run(name, [SummaryWriter(study_dir, study)])))
+    return tuners
+
+
+def _restored_or(path: str, trainable, args):
+    """The restored Tuner at ``path`` when resuming and it can be restored, else None."""
     if args.resume and tune.Tuner.can_restore(path):
         return tune.Tuner.restore(path, trainable, resume_errored=True)
-    arms = sorted({arm for arm, _ in configs}, key=[a.name for a in study.arms].index)
-    seeds = sorted({seed for _, seed in configs})
-    max_concurrent = args.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1) // trial_resources(configs)["cpu"]))
-    return tune.Tuner(
-        trainable,
-        param_space={"arm": tune.grid_search(arms), "seed": tune.grid_search(seeds)},
-        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
-        run_config=tune.RunConfig(
-            name=TUNE_DIR, storage_path=storage,
-            failure_config=tune.FailureConfig(max_failures=args.max_failures),
-            callbacks=[SummaryWriter(study_dir, study)],
-            verbose=0 if args.quiet else 1,
-        ),
-    )
+    return None
 
 
 def _write_reports(study_dir: Path) -> None:

@@ -14,7 +14,7 @@ that names the field.
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,39 @@ class Metric:
     paper: dict[str, str] | None = None
 
 
+SEARCH_KINDS = ("uniform", "loguniform")
+
+
+@dataclass(frozen=True)
+class Search:
+    """Optuna over continuous settings, run as one Tuner per arm (Optuna cannot take grid arms).
+
+    ``params`` maps a dotted TrialConfig path to ``(kind, low, high)`` with kind ``uniform`` or
+    ``loguniform``; ``metric``/``mode`` is the objective (reported when the trial ends). With
+    ``asha``, ASHA stops trials early on the per-epoch ``asha_metric``.
+    """
+
+    params: dict[str, tuple[str, float, float]]
+    metric: str
+    mode: str = "max"
+    num_samples: int = 8
+    asha: bool = False
+    asha_metric: str = "pretext/acc"
+    asha_mode: str = "max"
+    grace_period: int = 1
+
+    def validate(self, base: TrialConfig, prefix: str = "search.") -> "Search":
+        require(len(self.params) > 0, prefix + "params", "at least one setting to search is needed")
+        require(self.mode in ("max", "min") and self.asha_mode in ("max", "min"), prefix + "mode", "must be 'max' or 'min'")
+        require(self.num_samples >= 1, prefix + "num_samples", f"must be >= 1, got {self.num_samples}")
+        for path, (kind, low, high) in self.params.items():
+            require(kind in SEARCH_KINDS, f"{prefix}params[{path}]", f"kind must be one of {SEARCH_KINDS}, got {kind!r}")
+            require(low < high and (kind != "loguniform" or low > 0), f"{prefix}params[{path}]", f"needs 0 < low < high for {kind}, got ({low}, {high})")
+            for value in (low, high):
+                with_factors(base, {path: value}).validate()
+        return self
+
+
 @dataclass(frozen=True)
 class Study:
     name: str
@@ -53,6 +86,7 @@ class Study:
     baseline_arm: str | None = None
     figure: dict = field(default_factory=lambda: {"kind": "bar", "x": None})
     seeds: tuple[int, ...] = (0, 1)
+    search: Search | None = None
 
     def trial_configs(self, preset: str, seeds) -> dict[tuple[str, int], TrialConfig]:
         """Every (arm, seed) -> validated TrialConfig. Raises ConfigError naming the field."""
@@ -69,13 +103,16 @@ class Study:
                 except ConfigError as error:
                     raise ConfigError(f"arms[{arm.name}].{error.field}", str(error).split(": ", 1)[1]) from None
                 configs[(arm.name, int(seed))] = config
+        if self.search is not None:
+            self.search.validate(next(iter(configs.values())))
         return configs
 
     def declaration(self, preset: str, seeds) -> dict:
         return {"name": self.name, "title": self.title, "table": self.table, "preset": preset, "seeds": list(seeds),
                 "baseline_arm": self.baseline_arm, "figure": self.figure,
                 "arms": [{"name": a.name, "factors": a.factors, "paper": a.paper} for a in self.arms],
-                "metrics": [{"name": m.name, "paper": m.paper} for m in self.metrics]}
+                "metrics": [{"name": m.name, "paper": m.paper} for m in self.metrics],
+                "search": None if self.search is None else dataclasses.asdict(self.search)}
 
 
 def parse_args(study: Study, argv=None) -> argparse.Namespace:

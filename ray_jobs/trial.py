@@ -21,7 +21,7 @@ from ray import tune
 from ray_jobs.study import SUMMARY_FILE
 from ssl_core.checkpoint import save_backbone
 from ssl_core.config import config_hash, to_dict
-from ssl_core.experiment import TrialConfig, build_trial_method, evaluate_trial, load_trial_data, pretrain_trial
+from ssl_core.experiment import TrialConfig, build_trial_method, evaluate_trial, load_trial_data, pretrain_trial, with_factors
 from ssl_core.io import write_json
 
 STATE_FILE = "state.pt"
@@ -121,14 +121,16 @@ def pretrain_with_torch_trainer(config: TrialConfig, name: str, storage_path: st
 def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: str) -> None:
     """Tune function trainable. ``configs[(arm, seed)]`` is the validated TrialConfig."""
     arm, seed = tune_config["arm"], int(tune_config["seed"])
-    config: TrialConfig = configs[(arm, seed)]
+    searched = tune_config.get("search", {})
+    config: TrialConfig = with_factors(configs[(arm, seed)], searched).validate()
     context = tune.get_context()
     trial_dir = Path(context.get_trial_dir())
     torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
-    identity = {"arm": arm, "seed": seed, "config_hash": config_hash(config), "code_version": code_version(),
-                "trial_id": context.get_trial_id()}
+    key = trial_key(arm, seed, context.get_trial_id() if searched else None)
+    identity = {"arm": arm, "seed": seed, "key": key, "searched": searched, "config_hash": config_hash(config),
+                "code_version": code_version(), "trial_id": context.get_trial_id()}
     write_json(trial_dir / "config.json", {**identity, "config": to_dict(config)})
-    finished = completed_summary(study_dir, arm, seed, identity["config_hash"])
+    finished = completed_summary(study_dir, key, identity["config_hash"])
     if finished is not None:  # completed before an interruption Tune had not yet recorded: do not run it again
         tune.report({**finished["metrics"], **identity, "done": True, "seconds": finished.get("seconds", 0.0)})
         return
@@ -149,13 +151,18 @@ def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: st
     tune.report({**pretext, **metrics, **identity, "done": True, "seconds": time.perf_counter() - started})
 
 
-def summary_path(study_dir: str | Path, arm: str, seed: int) -> Path:
-    return Path(study_dir) / "trials" / f"{arm}__seed{seed}" / SUMMARY_FILE
+def trial_key(arm: str, seed: int, search_trial_id: str | None = None) -> str:
+    """Name of a trial in the study directory: ``<arm>__seed<k>``, or ``<arm>__<trial id>`` for a search sample."""
+    return f"{arm}__{search_trial_id}" if search_trial_id else f"{arm}__seed{seed}"
 
 
-def completed_summary(study_dir: str, arm: str, seed: int, expected_hash: str) -> dict | None:
-    """The stored summary of this (arm, seed) if it completed with the same config, else None."""
-    path = summary_path(study_dir, arm, seed)
+def summary_path(study_dir: str | Path, key: str) -> Path:
+    return Path(study_dir) / "trials" / key / SUMMARY_FILE
+
+
+def completed_summary(study_dir: str, key: str, expected_hash: str) -> dict | None:
+    """The stored summary of trial ``key`` if it completed with the same config, else None."""
+    path = summary_path(study_dir, key)
     if not path.is_file():
         return None
     summary = json.loads(path.read_text(encoding="utf-8"))

@@ -108,3 +108,32 @@ def test_trials_land_on_both_nodes_of_a_two_node_cluster(data_dir, tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_optuna_search_with_asha_runs_per_arm_and_resumes_without_rerunning(data_dir, tmp_path):
+    from dataclasses import replace
+
+    from ray_jobs.study import Search
+
+    search = Search(params={"pretrain.lr": ("loguniform", 0.01, 0.2)}, metric="knn/ucf/top1", num_samples=2, asha=True)
+    study = replace(tiny_study(data_dir, epochs=2, arms=(Arm("rotation", {"method.name": "rotation"}),)), search=search)
+    args = ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]
+    assert run_study_cli(study, args) == 0
+    found = list((tmp_path / "tiny/trials").glob("rotation__*/trial_summary.json"))
+    learning_rates = {json.loads(p.read_text())["factors"]["pretrain.lr"] for p in found}
+    assert len(found) == 2 and len(learning_rates) == 2 and all(0.01 <= lr <= 0.2 for lr in learning_rates)
+    assert (tmp_path / "tiny/tune_rotation/tuner.pkl").exists()
+    before = len(attempts(tmp_path / "tiny"))
+    assert run_study_cli(study, args + ["--resume"]) == 0
+    assert len(attempts(tmp_path / "tiny")) == before
+
+
+def test_search_bounds_are_validated_before_ray(data_dir, tmp_path, capsys):
+    from dataclasses import replace
+
+    from ray_jobs.study import Search
+
+    search = Search(params={"pretrain.lr": ("loguniform", 0.0, 0.2)}, metric="knn/ucf/top1")
+    study = replace(tiny_study(data_dir), search=search)
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "search.params[pretrain.lr]" in capsys.readouterr().err and not ray.is_initialized()
