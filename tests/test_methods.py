@@ -1,0 +1,114 @@
+"""Methods, the pretraining loop and trial configs, without Ray."""
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from ssl_core.backbones import build_backbone
+from ssl_core.config import ConfigError
+from ssl_core.data.dataset import ClipConfig
+from ssl_core.experiment import TrialConfig, with_factors
+from ssl_core.methods import MethodConfig, build_method
+from ssl_core.methods.rotation import rotate_clip
+from ssl_core.pretrain import PretrainConfig, pretrain, warmup_cosine
+
+CLIP = ClipConfig(num_frames=4, stride=1, resize=(20, 20), crop=16)
+
+
+def test_rotate_clip_turns_counter_clockwise():
+    video = np.zeros((2, 4, 4, 3), np.uint8)
+    video[:, 0, 0] = 255  # top-left marker
+    assert rotate_clip(video, 1)[0, 3, 0, 0] == 255  # 90 deg CCW: top-left -> bottom-left
+    assert rotate_clip(video, 2)[0, 3, 3, 0] == 255  # 180 deg: -> bottom-right
+    assert rotate_clip(video, 3)[0, 0, 3, 0] == 255  # 270 deg: -> top-right
+    assert np.array_equal(rotate_clip(video, 4), video)
+
+
+def test_rotation_sample_is_seeded_and_shaped():
+    torch.manual_seed(0)
+    method = build_method(MethodConfig("rotation"), build_backbone("r3d_18", width=0.125))
+    frames = np.random.default_rng(0).integers(0, 255, (10, 20, 20, 3), dtype=np.uint8)
+    a = method.sample(frames, CLIP, np.random.default_rng(5))
+    b = method.sample(frames, CLIP, np.random.default_rng(5))
+    assert a["clip"].shape == (3, 4, 16, 16) and 0 <= int(a["rotation"]) < 4
+    assert torch.equal(a["clip"], b["clip"]) and int(a["rotation"]) == int(b["rotation"])
+
+
+def test_rotation_loss_falls_on_a_fixed_batch():
+    torch.manual_seed(0)
+    method = build_method(MethodConfig("rotation"), build_backbone("c3d", width=0.125))
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 255, (8, 10, 20, 20, 3), dtype=np.uint8)
+    frames[:, :, :6] = 255  # an "up": a bright band at the top, so rotation is predictable
+    items = [method.sample(f, CLIP, np.random.default_rng(i)) for i, f in enumerate(frames)]
+    batch = torch.utils.data.default_collate(items)
+    optimiser = torch.optim.Adam(method.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(25):
+        loss, _ = method(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+@pytest.mark.parametrize("config, field", [
+    (MethodConfig("nope"), "method.name"),
+    (MethodConfig("rotation", {"flop": True}), "method.options.flop"),
+    (MethodConfig("rotation", {"flip": "yes"}), "method.options.flip"),
+])
+def test_method_config_errors_name_the_field(config, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        config.validate()
+
+
+def test_factors_set_dotted_paths_and_reject_unknown_ones():
+    config = with_factors(TrialConfig(), {"pretrain.epochs": 3, "method.options.flip": False, "seed": 4})
+    assert config.pretrain.epochs == 3 and config.method.options == {"flip": False} and config.seed == 4
+    with pytest.raises(ConfigError, match=r"pretrain\.epochz"):
+        with_factors(TrialConfig(), {"pretrain.epochz": 3})
+    with pytest.raises(ConfigError, match=r"pretrain\.epochs"):
+        with_factors(TrialConfig(), {"pretrain.epochs": -2}).validate()
+
+
+def test_warmup_then_cosine_factors():
+    factor = warmup_cosine(PretrainConfig(epochs=6, warmup_epochs=2))
+    # warm-up: (e+1)/2; then cosine over the 4 remaining epochs: 0.5 * (1 + cos(pi * k / 4))
+    expected = [0.5, 1.0, 1.0, 0.5 * (1 + np.cos(np.pi / 4)), 0.5, 0.5 * (1 + np.cos(3 * np.pi / 4))]
+    assert np.allclose([factor(e) for e in range(6)], expected)
+
+
+def test_resuming_from_a_state_gives_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    from conftest import coloured_frames, write_video
+    from ssl_core.data.dataset import VideoCollection
+    from ssl_core.data.splits import VideoEntry
+
+    entries = []
+    for i in range(6):
+        write_video(tmp_path / f"{i}.avi", np.roll(coloured_frames(12, 20, 20, (40 * i, 90, 200)), i, axis=2))
+        entries.append(VideoEntry(tmp_path / f"{i}.avi", i % 2, "C", f"C/{i}"))
+    videos = VideoCollection(entries, CLIP, ["a", "b"])
+    config = PretrainConfig(epochs=3, batch_size=4, lr=0.05, warmup_epochs=1)
+
+    def run(state=None, stop_after=None):
+        torch.manual_seed(0)
+        method = build_method(MethodConfig("rotation"), build_backbone("r3d_18", width=0.125))
+        states = []
+
+        def on_epoch_end(metrics, epoch_state):
+            states.append(copy.deepcopy(epoch_state))
+            if metrics["epoch"] == stop_after:
+                raise KeyboardInterrupt
+
+        try:
+            pretrain(method, videos, config, seed=0, val_videos=videos, state=state, on_epoch_end=on_epoch_end)
+        except KeyboardInterrupt:
+            pass
+        return method, states
+
+    full, _ = run()
+    _, states = run(stop_after=1)
+    resumed, _ = run(state=states[-1])
+    assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
