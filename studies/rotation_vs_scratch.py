@@ -12,13 +12,13 @@ STUDY = Study(
     title="4-way rotation prediction vs no pretraining",
     table="CSTP/T2",
     arms=(
-        Arm("scratch", {"method.name": "scratch"}),
-        Arm("rotation", {"method.name": "rotation"}),
+        Arm("scratch", {"method.name": "scratch"}, paper={"setting": "none (scratch)"}),
+        Arm("rotation", {"method.name": "rotation"}, paper={"setting": "rotation task"}),
     ),
     metrics=(
         Metric("linear/ucf/top1"),
-        Metric("finetune/ucf/video_top1"),
-        Metric("finetune/hmdb/video_top1"),
+        Metric("finetune/ucf/video_top1", paper={"protocol": "finetune_video", "eval_dataset": "UCF101", "metric": "top1"}),
+        Metric("finetune/hmdb/video_top1", paper={"protocol": "finetune_video", "eval_dataset": "HMDB51", "metric": "top1"}),
         Metric("retrieval/ucf/r@5"),
         Metric("knn/hmdb/top1"),
         Metric("pretext/acc"),

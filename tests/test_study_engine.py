@@ -58,6 +58,13 @@ def test_two_arm_study_completes_with_summaries_and_report(data_dir, tmp_path):
     trial_configs = list((study_dir / "tune").glob("*/config.json"))
     assert len(trial_configs) == 4 and all("config_hash" in json.loads(p.read_text()) for p in trial_configs)
     assert json.loads((study_dir / "study.json").read_text())["seeds"] == [0, 1]
+    import pandas as pd
+
+    table = pd.read_csv(study_dir / "results.csv")
+    assert set(table["status"]) == {"completed"} and len(table[table["metric"] == "knn/ucf/top1"]) == 4
+    assert set(table.loc[table["metric"] == "pretext/acc", "arm"]) == {"rotation"}
+    report = (study_dir / "report.md").read_text()
+    assert report.count("| scratch | method.name=scratch |") == 3 and report.count("| rotation | method.name=rotation |") == 3
     # same directory again without --resume: refused, nothing touched
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 2
 
