@@ -60,12 +60,18 @@ def start_ray(address: str | None) -> None:
 
 
 def trial_resources(configs) -> dict:
-    """CPUs/GPUs one trial needs: its own CPU plus, for DDP, its TorchTrainer workers."""
+    """Everything one trial occupies: its own CPU plus, for DDP, its TorchTrainer workers."""
     config = next(iter(configs.values()))
     resources = config.resources
     if resources.num_workers == 1:
         return {"cpu": 1, "gpu": 1 if resources.use_gpu else 0}
     return {"cpu": 1 + resources.num_workers * resources.cpus_per_worker, "gpu": resources.num_workers if resources.use_gpu else 0}
+
+
+def trial_function_resources(configs) -> dict:
+    """What the Tune trial function itself reserves: a DDP trial's workers reserve their own."""
+    config = next(iter(configs.values()))
+    return trial_resources(configs) if config.resources.num_workers == 1 else {"cpu": 1, "gpu": 0}
 
 
 def check_resources(configs, cpus: float, gpus: float) -> str | None:
@@ -108,7 +114,7 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
         storage = args.storage_path or str(study_dir)
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, configs=configs, study_dir=str(study_dir), storage_path=storage),
-            trial_resources(configs),
+            trial_function_resources(configs),
         )
         results = [result for tuner in _tuners(study, configs, study_dir, storage, trainable, args) for result in tuner.fit()]
     finally:

@@ -109,7 +109,8 @@ def pretrain_with_torch_trainer(config: TrialConfig, name: str, storage_path: st
         scaling_config=ScalingConfig(num_workers=resources.num_workers, use_gpu=resources.use_gpu,
                                      resources_per_worker={"CPU": resources.cpus_per_worker}),
         run_config=RunConfig(name=name, storage_path=storage_path, callbacks=[TuneReportCallback()],
-                             failure_config=FailureConfig(max_failures=2)),
+                             # a worker group that cannot be placed fails instead of retrying forever
+                             failure_config=FailureConfig(max_failures=2, controller_failure_limit=3)),
     )
     result = trainer.fit()
     state = _load_state(result.checkpoint)

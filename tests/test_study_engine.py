@@ -144,3 +144,12 @@ def test_search_bounds_are_validated_before_ray(data_dir, tmp_path, capsys):
     study = replace(tiny_study(data_dir), search=search)
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 2
     assert "search.params[pretrain.lr]" in capsys.readouterr().err and not ray.is_initialized()
+
+
+def test_multi_worker_trial_runs_ddp_through_torch_trainer(data_dir, tmp_path):
+    arms = (Arm("rotation_ddp", {"method.name": "rotation", "resources.num_workers": 2, "resources.cpus_per_worker": 0.5}),)
+    study = tiny_study(data_dir, epochs=2, arms=arms)
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--seeds", "1", "--quiet"]) == 0
+    summary = summaries(tmp_path / "tiny")[("rotation_ddp", 0)]
+    assert {"pretext/acc", "pretext/loss", "knn/ucf/top1"} <= set(summary["metrics"])
+    assert list((tmp_path / "tiny").glob("train_rotation_ddp_seed0/checkpoint_*"))  # TorchTrainer's own run dir
