@@ -19,7 +19,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ssl_core.config import require
-from ssl_core.data.dataset import VideoCollection
+from ssl_core.data.dataset import SeededExamples, VideoCollection
 
 
 @dataclass(frozen=True)
@@ -41,28 +41,15 @@ class PretrainConfig:
         return self
 
 
-class PretextExamples(Dataset):
-    """One example per video per epoch, drawn by the method's sampler with a seeded RNG.
-
-    The RNG of item ``i`` in epoch ``e`` is ``default_rng((seed, e, i))``: the same examples
-    whatever the number of workers or ranks.
-    """
+class PretextExamples(SeededExamples):
+    """One training example per video per epoch from the method's sampler (seeded, see SeededExamples)."""
 
     def __init__(self, videos: VideoCollection, sample: Callable, seed: int):
-        self.videos = videos
+        super().__init__(videos, self._example, seed)
         self.sample = sample
-        self.seed = seed
-        self.epoch = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.videos)
-
-    def __getitem__(self, index: int):
-        rng = np.random.default_rng((self.seed, self.epoch, index))
-        return self.sample(self.videos.frames(index), self.videos.clip, rng)
+    def _example(self, videos: VideoCollection, index: int, rng: np.random.Generator):
+        return self.sample(videos.frames(index), videos.clip, rng)
 
 
 def warmup_cosine(config: PretrainConfig) -> Callable[[int], float]:

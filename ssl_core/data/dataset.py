@@ -133,17 +133,17 @@ def load_split(root: str | Path, split: int, subset: str, clip: ClipConfig, cach
     return VideoCollection(listing.entries, clip, listing.class_names, cache=cache, name=name)
 
 
-class TrainClips(Dataset):
-    """One random clip per video per epoch: random start, random crop, random horizontal flip.
+class SeededExamples(Dataset):
+    """One example per video per epoch, made by ``make_example(videos, index, rng)``.
 
-    Item: ``(clip (C, T, H, W) float32, label)``. Randomness comes from ``seed``, the epoch
-    (``set_epoch``) and the index, so a run is reproducible whatever the worker layout.
+    The RNG of item ``i`` in epoch ``e`` is ``default_rng((seed, e, i))``: the same examples
+    whatever the number of DataLoader workers or DDP ranks, and after a resume.
     """
 
-    def __init__(self, videos: VideoCollection, seed: int = 0, flip: bool = True):
+    def __init__(self, videos: VideoCollection, make_example, seed: int = 0):
         self.videos = videos
+        self.make_example = make_example
         self.seed = seed
-        self.flip = flip
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -153,9 +153,22 @@ class TrainClips(Dataset):
         return len(self.videos)
 
     def __getitem__(self, index: int):
-        rng = np.random.default_rng((self.seed, self.epoch, index))
-        video = random_training_clip(self.videos.frames(index), self.videos.clip, rng, self.flip)
-        return to_tensor(video), int(self.videos.entries[index].label)
+        return self.make_example(self.videos, index, np.random.default_rng((self.seed, self.epoch, index)))
+
+
+class TrainClips(SeededExamples):
+    """Labelled training clips: random start, random crop, random horizontal flip.
+
+    Item: ``(clip (C, T, H, W) float32, label)``.
+    """
+
+    def __init__(self, videos: VideoCollection, seed: int = 0, flip: bool = True):
+        super().__init__(videos, self._labelled_clip, seed)
+        self.flip = flip
+
+    def _labelled_clip(self, videos: VideoCollection, index: int, rng: np.random.Generator):
+        video = random_training_clip(videos.frames(index), videos.clip, rng, self.flip)
+        return to_tensor(video), int(videos.entries[index].label)
 
 
 class EvalClips(Dataset):
