@@ -96,7 +96,7 @@ def load_trial_data(config: TrialConfig) -> tuple[tuple[VideoCollection, VideoCo
 
 def build_trial_method(config: TrialConfig):
     torch.manual_seed(config.seed)
-    return build_method(config.method, config.backbone.build())
+    return build_method(config.method, config.backbone.build(), config.clip)
 
 
 def pretrain_trial(config: TrialConfig, pretrain_data, state: dict | None = None,

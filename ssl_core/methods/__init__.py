@@ -6,5 +6,6 @@ loss. Methods are plain PyTorch and run without Ray.
 from ssl_core.methods.base import METHODS, MethodConfig, PretextMethod, build_method, register_method
 from ssl_core.methods import rotation as _rotation  # noqa: F401  (registers "rotation")
 from ssl_core.methods import scratch as _scratch  # noqa: F401  (registers "scratch")
+from ssl_core.methods import sts as _sts  # noqa: F401  (registers "sts")
 
 __all__ = ["METHODS", "MethodConfig", "PretextMethod", "build_method", "register_method"]

@@ -60,10 +60,11 @@ class PretextMethod(nn.Module):
     options_class: type = NoOptions
     pretrains: bool = True
 
-    def __init__(self, backbone: nn.Module, options):
+    def __init__(self, backbone: nn.Module, options, clip=None):
         super().__init__()
         self.backbone = backbone
         self.options = options
+        self.clip = clip
 
     def sample(self, frames: np.ndarray, clip, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -72,9 +73,10 @@ class PretextMethod(nn.Module):
         raise NotImplementedError
 
 
-def build_method(config: MethodConfig, backbone: nn.Module) -> PretextMethod:
+def build_method(config: MethodConfig, backbone: nn.Module, clip=None) -> PretextMethod:
+    """The method named by ``config`` on ``backbone``; ``clip`` (a ClipConfig) sizes clip-dependent heads."""
     config.validate()
-    return METHODS[config.name](backbone, config.typed_options())
+    return METHODS[config.name](backbone, config.typed_options(), clip)
 
 
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -37,8 +37,8 @@ def rotate_clip(video: np.ndarray, quarter_turns: int) -> np.ndarray:
 class Rotation(PretextMethod):
     options_class = RotationOptions
 
-    def __init__(self, backbone, options: RotationOptions):
-        super().__init__(backbone, options)
+    def __init__(self, backbone, options: RotationOptions, clip=None):
+        super().__init__(backbone, options, clip)
         self.head = nn.Linear(backbone.feature_dim, NUM_ROTATIONS)
 
     def sample(self, frames, clip, rng):

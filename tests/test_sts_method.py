@@ -1,0 +1,85 @@
+"""The STS pretext method: sampler labels, heads, losses, options."""
+import numpy as np
+import pytest
+import torch
+
+from ssl_core.backbones import build_backbone
+from ssl_core.config import ConfigError
+from ssl_core.data.dataset import ClipConfig
+from ssl_core.labels.flow import compute_flow
+from ssl_core.labels.sts import compute_labels, flip_clip
+from ssl_core.methods import MethodConfig, build_method
+from ssl_core.methods.sts import STSOptions, clip_labels
+
+CLIP = ClipConfig(num_frames=6, stride=1, resize=(32, 32), crop=24)
+
+
+def moving_square_video(frames=8, size=32, step=2):
+    """A bright square moving right over a dark textured background."""
+    rng = np.random.default_rng(1)
+    background = rng.integers(0, 60, (size, size, 3), dtype=np.uint8)
+    video = np.repeat(background[None], frames, axis=0)
+    for t in range(frames):
+        video[t, 10:18, 4 + step * t : 12 + step * t] = (230, 40, 40)
+    return video
+
+
+def test_clip_labels_crop_flow_after_computing_it_on_the_full_frames():
+    video = moving_square_video()
+    options = STSOptions(label_impl="paper")
+    rgb, labels = clip_labels(video, 4, 2, 24, flip=True, options=options)
+    # independent composition: flow on the full frames, crop, flip (paper negates u), labels
+    u, v = compute_flow(video, "dis")
+    window = (slice(None), slice(4, 28), slice(2, 26))
+    expected_rgb, eu, ev = flip_clip(video[window], u[window], v[window], "paper")
+    expected = compute_labels(np.ascontiguousarray(expected_rgb), eu, ev, "paper")
+    assert np.array_equal(rgb, expected_rgb)
+    assert list(labels) == list(expected["motion"]) + list(expected["appearance"])
+
+
+def _method(target, groups=None):
+    torch.manual_seed(0)
+    options = {"target": target} if groups is None else {"target": target, "groups": groups}
+    return build_method(MethodConfig("sts", options), build_backbone("c3d", width=0.125), CLIP)
+
+
+def test_sample_gives_the_selected_labels():
+    method = _method("regression", ["motion_p1", "appearance_global"])
+    item = method.sample(moving_square_video(), CLIP, np.random.default_rng(0))
+    assert item["clip"].shape == (3, 6, 24, 24) and item["labels"].shape == (5,)
+    assert method.head.out_features == 5
+
+
+@pytest.mark.parametrize("target", ["regression", "classification"])
+def test_loss_falls_on_a_fixed_batch(target):
+    method = _method(target)
+    videos = [np.roll(moving_square_video(), shift, axis=2) for shift in range(0, 16, 2)]
+    items = [method.sample(v, CLIP, np.random.default_rng(i)) for i, v in enumerate(videos)]
+    batch = torch.utils.data.default_collate(items)
+    optimiser = torch.optim.Adam(method.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss, metrics = method(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    assert 0.0 <= float(metrics["pretext/acc"]) <= 1.0
+
+
+def test_classification_heads_are_sized_by_label_range():
+    method = _method("classification", ["motion_p1", "motion_global"])
+    # u_loc1 16+1, u_ori1 8+1, v_loc1 16+1, v_ori1 8+1, u_global / v_global (6 frames -> 5)+1
+    assert [head.out_features for head in method.heads] == [17, 9, 17, 9, 6, 6]
+
+
+@pytest.mark.parametrize("options, field", [
+    ({"target": "2d"}, "method.options.target"),
+    ({"groups": ["motion_p4"]}, "method.options.groups"),
+    ({"label_impl": "mine"}, "method.options.label_impl"),
+    ({"flow": "brox"}, "method.options.flow"),
+])
+def test_bad_options_name_the_field(options, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        MethodConfig("sts", options).validate()
