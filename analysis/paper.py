@@ -1,56 +1,70 @@
-"""The papers' ablation numbers (the project's copy of ``shared/reference/paper_tables.csv``)."""
+"""The papers' ablation numbers (the project's copy of ``shared/reference/paper_tables.csv``).
+
+Columns: ``paper,table,row,setting,backbone,pretrain_data,protocol,eval_dataset,metric,value``;
+values are percentages. Some ``setting`` values contain commas (quoted in the CSV).
+"""
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 PAPER_TABLES = Path(__file__).with_name("paper_tables.csv")
 
 
 @lru_cache(maxsize=1)
-def load_paper_table() -> pd.DataFrame:
+def _paper_table() -> pd.DataFrame:
     return pd.read_csv(PAPER_TABLES, dtype={"row": int, "value": float})
 
 
-def paper_value(table_id: str | None, arm_filters: dict | None, metric_filters: dict | None) -> float | None:
+def load_paper_table() -> pd.DataFrame:
+    """The shipped paper table (a fresh copy: callers may modify it)."""
+    return _paper_table().copy()
+
+
+def paper_value(study_table_id: str | None, arm_paper_filters: dict | None,
+                metric_paper_filters: dict | None) -> float | None:
     """The paper's value (percent) for one arm and metric, or None when the paper has no such row.
 
-    ``table_id`` is ``"<paper>/<table>"`` (``"CSTP/T4"``); the filters select columns by value.
+    ``study_table_id`` is ``"<paper>/<table>"`` (``"CSTP/T4"``); the two filter dicts select rows
+    by column value (compared as strings). None for a null table id or null filters, or when no
+    row matches. ValueError for a malformed or unknown table id, an unknown column, or filters
+    matching more than one row.
     """
-    if not table_id or arm_filters is None or metric_filters is None:
+    if not study_table_id or arm_paper_filters is None or metric_paper_filters is None:
         return None
-    paper, table = table_id.split("/", 1)
-    rows = load_paper_table()
+    if study_table_id.count("/") != 1:
+        raise ValueError(f"paper table id {study_table_id!r}: expected '<paper>/<table>', e.g. 'CSTP/T4'")
+    paper, table = study_table_id.split("/")
+    rows = _paper_table()
     selected = rows[(rows["paper"] == paper) & (rows["table"] == table)]
-    for column, value in {**arm_filters, **metric_filters}.items():
-        if column not in selected.columns:
+    if selected.empty:
+        known = sorted({f"{p}/{t}" for p, t in zip(rows["paper"], rows["table"])})
+        raise ValueError(f"paper table id {study_table_id!r} is not in {PAPER_TABLES.name} (known: {', '.join(known)})")
+    filters = {**arm_paper_filters, **metric_paper_filters}
+    for column, value in filters.items():
+        if column not in rows.columns:
             raise ValueError(f"paper filter: unknown column {column!r} (columns: {', '.join(rows.columns)})")
         selected = selected[selected[column].astype(str) == str(value)]
     if len(selected) > 1:
-        raise ValueError(f"paper filter for {table_id} {arm_filters} {metric_filters} matches {len(selected)} rows; add a column to tell them apart")
+        raise ValueError(f"paper filters {filters} match {len(selected)} rows of {study_table_id} "
+                         f"(rows {sorted(selected['row'].tolist())}); add a column (backbone, eval_dataset, ...) to tell them apart")
     return float(selected["value"].iloc[0]) if len(selected) else None
 
 
 def kendall_tau_b(x, y) -> float:
-    """Kendall's tau-b of two equal-length sequences (ties in either count against neither)."""
-    x, y = list(x), list(y)
-    if len(x) != len(y) or len(x) < 2:
-        raise ValueError("kendall_tau_b needs two sequences of the same length >= 2")
-    concordant = discordant = ties_x = ties_y = 0
-    for i in range(len(x)):
-        for j in range(i + 1, len(x)):
-            dx, dy = x[i] - x[j], y[i] - y[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif (dx > 0) == (dy > 0):
-                concordant += 1
-            else:
-                discordant += 1
-    denominator = ((concordant + discordant + ties_x) * (concordant + discordant + ties_y)) ** 0.5
-    return (concordant - discordant) / denominator if denominator else float("nan")
+    """Kendall's tau-b of two equal-length sequences: (C - D) / sqrt((n0 - n1) (n0 - n2)).
+
+    C/D: concordant/discordant pairs, n0 all pairs, n1/n2 pairs tied in x/in y. NaN when either
+    sequence is constant. ValueError for different lengths or fewer than 2 values.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+        raise ValueError(f"kendall_tau_b needs two 1-d sequences of the same length >= 2, got shapes {x.shape}, {y.shape}")
+    i, j = np.triu_indices(len(x), k=1)
+    sx, sy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
+    n0 = len(i)
+    denominator = np.sqrt(float(n0 - np.count_nonzero(sx == 0)) * float(n0 - np.count_nonzero(sy == 0)))
+    return float(np.sum(sx * sy) / denominator) if denominator else float("nan")

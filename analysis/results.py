@@ -1,13 +1,26 @@
 """The tidy results table of a study directory: one row per trial x metric.
 
 Columns: ``study, arm, seed, metric, value, status, config_hash, trial_id, code_version``
-and ``factor/<name>`` per factor. Declared (arm, seed) pairs without a completed trial get one
-row per declared metric with ``status="missing"`` and no value. Rebuilt from
-``study.json`` + ``trials/*/trial_summary.json`` at any time (also after a resume).
+and ``factor/<name>`` per factor (the setting as a string, so that one column holds one type
+in CSV and Parquet; ``None`` stays missing).
+
+- Every ``trial_summary.json`` under the directory counts, at any depth (``trials/<key>/``,
+  Ray Tune trial directories, ...). Summaries of another study are ignored.
+- A resumed or retried trial may leave several summaries for one trial (same ``key``, else the
+  same (arm, seed)): the newest by file mtime wins (ties: the later path in sort order).
+- Declared (arm, seed) pairs with no summary get one row per declared metric with
+  ``status="missing"`` and ``value`` NaN (never ``metric=None``), so ``groupby("metric")``
+  sees them. A summary that did not complete and carries no metrics (``status="failed"``...)
+  is listed the same way with its own status.
+- Rows are ordered by the arms' order in ``study.json`` (arms not declared there last), then
+  seed, then metric name.
+
+Rebuilt from ``study.json`` + the summaries at any time (also during or after a resume).
 """
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -15,57 +28,79 @@ import pandas as pd
 from ssl_core.io import atomic_write_bytes, atomic_write_text, read_json
 
 COLUMNS = ["study", "arm", "seed", "metric", "value", "status", "config_hash", "trial_id", "code_version"]
+SUMMARY_FILE = "trial_summary.json"
 
 
 def load_study(results_dir: str | Path) -> dict:
+    """The study declaration ``RESULTS_DIR/study.json``; FileNotFoundError naming the directory if absent."""
     path = Path(results_dir) / "study.json"
     if not path.is_file():
         raise FileNotFoundError(f"{results_dir}: no study.json here; is this a study results directory?")
     return read_json(path)
 
 
-def load_summaries(results_dir: str | Path) -> list[dict]:
-    """Completed trial summaries, newest first wins for a repeated (arm, seed)."""
-    paths = sorted(Path(results_dir).rglob("trial_summary.json"), key=lambda p: p.stat().st_mtime)
+def load_summaries(results_dir: str | Path, study_name: str | None = None) -> list[dict]:
+    """The newest summary of each trial (key, else (arm, seed)) found at any depth under ``results_dir``."""
+    paths = sorted(Path(results_dir).rglob(SUMMARY_FILE), key=lambda p: (p.stat().st_mtime, str(p)))
     newest: dict[tuple, dict] = {}
     for path in paths:
-        summary = read_json(path)
+        try:
+            summary = read_json(path)
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: unreadable trial summary ({error})") from None
+        if study_name is not None and summary.get("study") not in (None, study_name):
+            continue
         newest[(summary["arm"], summary.get("key") or summary["seed"])] = summary
     return list(newest.values())
 
 
 def collect_results(results_dir: str | Path) -> pd.DataFrame:
+    """The tidy table (see the module docstring) of the study in ``results_dir``."""
     study = load_study(results_dir)
-    summaries = load_summaries(results_dir)
-    rows = [_row(study, s, metric, value) for s in summaries for metric, value in sorted(s["metrics"].items())]
-    done = {(s["arm"], s["seed"]) for s in summaries}
-    for arm in study["arms"]:
-        for seed in study["seeds"]:
-            if (arm["name"], seed) not in done and not study.get("search"):
-                summary = {"arm": arm["name"], "seed": seed, "status": "missing", "factors": arm["factors"]}
-                rows += [_row(study, summary, metric["name"], None) for metric in study["metrics"]]
+    summaries = load_summaries(results_dir, study["name"])
+    declared_metrics = [metric["name"] for metric in study["metrics"]]
+    rows = []
+    for summary in summaries:
+        metrics = summary.get("metrics") or {}
+        if metrics:
+            rows += [_row(study, summary, metric, value) for metric, value in metrics.items()]
+        else:  # a trial that ended without numbers: keep it visible, with its status
+            rows += [_row(study, summary, metric, None) for metric in declared_metrics]
+    present = {(s["arm"], s["seed"]) for s in summaries}
+    if not study.get("search"):  # a search has no fixed grid of trials to call missing
+        for arm in study["arms"]:
+            for seed in study["seeds"]:
+                if (arm["name"], seed) not in present:
+                    summary = {"arm": arm["name"], "seed": seed, "status": "missing", "factors": arm.get("factors") or {}}
+                    rows += [_row(study, summary, metric, None) for metric in declared_metrics]
+    if not rows:
+        return pd.DataFrame({column: pd.Series(dtype=float if column == "value" else object) for column in COLUMNS})
     table = pd.DataFrame(rows)
-    if table.empty:
-        return pd.DataFrame(columns=COLUMNS)
+    table["value"] = table["value"].astype(float)
+    table["seed"] = table["seed"].astype(int)
+    arm_order = {arm["name"]: i for i, arm in enumerate(study["arms"])}
+    table["_order"] = table["arm"].map(arm_order).fillna(len(arm_order))
+    table = table.sort_values(["_order", "arm", "seed", "metric"], kind="stable")
     factor_columns = sorted(c for c in table.columns if c.startswith("factor/"))
-    return table[COLUMNS + factor_columns].sort_values(["arm", "seed", "metric"], kind="stable").reset_index(drop=True)
+    return table[COLUMNS + factor_columns].reset_index(drop=True)
 
 
 def _row(study: dict, summary: dict, metric: str, value) -> dict:
     row = {"study": study["name"], "arm": summary["arm"], "seed": summary["seed"], "metric": metric,
-           "value": None if value is None else float(value), "status": summary["status"],
+           "value": float("nan") if value is None else float(value), "status": summary.get("status", "completed"),
            "config_hash": summary.get("config_hash"), "trial_id": summary.get("trial_id"),
            "code_version": summary.get("code_version")}
-    row.update({f"factor/{name}": str(setting) for name, setting in summary.get("factors", {}).items()})
+    row.update({f"factor/{name}": None if setting is None else str(setting)
+                for name, setting in (summary.get("factors") or {}).items()})
     return row
 
 
 def write_results(results_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``results.csv`` and ``results.parquet`` (each atomically) into ``results_dir``."""
+    """Write ``results.csv`` and ``results.parquet`` (each atomically: temp name + os.replace) into ``results_dir``."""
     results_dir = Path(results_dir)
     table = collect_results(results_dir)
     csv_path = atomic_write_text(results_dir / "results.csv", table.to_csv(index=False))
     buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
+    table.to_parquet(buffer, index=False, engine="pyarrow")
     parquet_path = atomic_write_bytes(results_dir / "results.parquet", buffer.getvalue())
     return csv_path, parquet_path
