@@ -34,3 +34,18 @@ def coloured_frames(num_frames, height=24, width=32, colour=(220, 30, 30)):
 @pytest.fixture
 def video_writer():
     return write_video
+
+
+def losses_on_fixed_batch(method, batch, steps, lr):
+    """Train ``method`` with Adam on one fixed batch; returns (loss per step, last metrics)."""
+    import torch
+
+    optimiser = torch.optim.Adam(method.parameters(), lr=lr)
+    losses, metrics = [], {}
+    for _ in range(steps):
+        loss, metrics = method(batch)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return losses, metrics

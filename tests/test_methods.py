@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import losses_on_fixed_batch
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
 from ssl_core.data.dataset import ClipConfig
@@ -43,14 +44,7 @@ def test_rotation_loss_falls_on_a_fixed_batch():
     frames[:, :, :6] = 255  # an "up": a bright band at the top, so rotation is predictable
     items = [method.sample(f, CLIP, np.random.default_rng(i)) for i, f in enumerate(frames)]
     batch = torch.utils.data.default_collate(items)
-    optimiser = torch.optim.Adam(method.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(25):
-        loss, _ = method(batch)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses, _ = losses_on_fixed_batch(method, batch, steps=25, lr=1e-3)
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import losses_on_fixed_batch
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
 from ssl_core.data.dataset import ClipConfig
@@ -56,14 +57,7 @@ def test_loss_falls_on_a_fixed_batch(target):
     videos = [np.roll(moving_square_video(), shift, axis=2) for shift in range(0, 16, 2)]
     items = [method.sample(v, CLIP, np.random.default_rng(i)) for i, v in enumerate(videos)]
     batch = torch.utils.data.default_collate(items)
-    optimiser = torch.optim.Adam(method.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(30):
-        loss, metrics = method(batch)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        losses.append(loss.item())
+    losses, metrics = losses_on_fixed_batch(method, batch, steps=30, lr=3e-3)
     assert losses[-1] < 0.5 * losses[0]
     assert 0.0 <= float(metrics["pretext/acc"]) <= 1.0
 
