@@ -50,6 +50,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ssl_core.labels.flow import flip_flow
+
 LABEL_IMPLS = ("official", "paper")
 DEFAULT_LABEL_IMPL = "official"
 
@@ -422,10 +424,7 @@ def flip_clip(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL):
     """
     _check_impl(label_impl)
     rgb = np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1])
-    u = np.ascontiguousarray(np.asarray(flow_u)[..., ::-1])
-    v = np.ascontiguousarray(np.asarray(flow_v)[..., ::-1])
-    if label_impl == "paper":
-        u = -u
+    u, v = flip_flow(np.asarray(flow_u), np.asarray(flow_v), negate_u=label_impl == "paper")
     return rgb, u, v
 
 
