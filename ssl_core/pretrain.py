@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -19,6 +19,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ssl_core.config import require
+from ssl_core.curriculum import CurriculumConfig, active_indices
 from ssl_core.data.dataset import SeededExamples, VideoCollection
 
 
@@ -31,6 +32,7 @@ class PretrainConfig:
     weight_decay: float = 5e-4
     warmup_epochs: int = 0
     grad_clip: float = 0.0
+    schedule: CurriculumConfig = field(default_factory=CurriculumConfig)
 
     def validate(self, prefix: str = "pretrain.") -> "PretrainConfig":
         require(self.epochs >= 0, prefix + "epochs", f"must be >= 0, got {self.epochs}")
@@ -38,18 +40,27 @@ class PretrainConfig:
         require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
         require(0 <= self.warmup_epochs <= max(self.epochs, 0), prefix + "warmup_epochs", f"must be in [0, epochs], got {self.warmup_epochs}")
         require(self.grad_clip >= 0, prefix + "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        self.schedule.validate(prefix + "schedule.")
         return self
 
 
 class PretextExamples(SeededExamples):
-    """One training example per video per epoch from the method's sampler (seeded, see SeededExamples)."""
+    """One training example per active video per epoch from the method's sampler.
 
-    def __init__(self, videos: VideoCollection, sample: Callable, seed: int):
-        super().__init__(videos, self._example, seed)
-        self.sample = sample
+    ``sample_video(videos, index, rng)`` is the method's sampler (seeded, see
+    SeededExamples: the RNG depends on the video's index in ``videos``, not its position
+    in the active subset). ``indices`` restricts the examples to those videos.
+    """
 
-    def _example(self, videos: VideoCollection, index: int, rng: np.random.Generator):
-        return self.sample(videos.frames(index), videos.clip, rng)
+    def __init__(self, videos: VideoCollection, sample_video: Callable, seed: int, indices=None):
+        super().__init__(videos, sample_video, seed)
+        self.indices = np.arange(len(videos)) if indices is None else np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int):
+        return super().__getitem__(int(self.indices[position]))
 
 
 def warmup_cosine(config: PretrainConfig) -> Callable[[int], float]:
@@ -71,10 +82,14 @@ def _distributed() -> tuple[int, int]:
 
 
 def _loader(dataset: Dataset, batch_size: int, seed: int) -> DataLoader:
-    """Shuffled per epoch by ``(seed, epoch)`` (``set_epoch``), so a resumed run sees the same order."""
+    """Shuffled per epoch by ``(seed, epoch)`` (``set_epoch``), so a resumed run sees the same order.
+
+    A last batch of a single example is dropped: batch norm cannot train on it.
+    """
     rank, world = _distributed()
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    drop_last = len(sampler) > 1 and len(sampler) % batch_size == 1
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last)
 
 
 def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed: int,
@@ -95,14 +110,17 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch = int(state["epoch"])
-    examples = PretextExamples(train_videos, method.sample, seed)
-    loader = _loader(examples, config.batch_size, seed)
+    scores = method.curriculum_scores(train_videos) if config.schedule.needs_scores else None
     for epoch in range(start_epoch, config.epochs):
+        active = active_indices(config.schedule, len(train_videos), epoch, seed, scores)
+        examples = PretextExamples(train_videos, method.sample_video, seed, active)
         examples.set_epoch(epoch)
+        loader = _loader(examples, config.batch_size, seed)
         loader.sampler.set_epoch(epoch)
-        metrics = _train_epoch(model, loader, optimiser, config, device)
+        metrics = _train_epoch(model, method, loader, optimiser, config, device)
         scheduler.step()
         metrics["epoch"] = epoch + 1
+        metrics["pretext/videos"] = len(active)
         if val_videos is not None and len(val_videos):
             metrics["pretext/acc"] = pretext_accuracy(method, val_videos, config.batch_size, seed, device)
         if on_epoch_end is not None:
@@ -111,7 +129,8 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
     return method
 
 
-def _train_epoch(model, loader, optimiser, config: PretrainConfig, device) -> dict:
+def _train_epoch(model, method, loader, optimiser, config: PretrainConfig, device) -> dict:
+    """One epoch; ``model`` is ``method`` or its DDP wrapper (``method.after_step`` runs after each step)."""
     model.train()
     total_loss, total_acc, seen = 0.0, 0.0, 0
     started = time.perf_counter()
@@ -123,6 +142,7 @@ def _train_epoch(model, loader, optimiser, config: PretrainConfig, device) -> di
         if config.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimiser.step()
+        method.after_step()
         size = len(next(iter(batch.values())))
         total_loss += loss.item() * size
         total_acc += float(step_metrics.get("pretext/acc", float("nan"))) * size
@@ -137,7 +157,7 @@ def pretext_accuracy(method, videos: VideoCollection, batch_size: int, seed: int
     """Pretext accuracy on held-out videos, one fixed example per video (same draws every epoch)."""
     was_training = method.training
     method.eval()
-    examples = PretextExamples(videos, method.sample, seed + 10_000)
+    examples = PretextExamples(videos, method.sample_video, seed + 10_000)
     correct, seen = 0.0, 0
     try:
         for batch in DataLoader(examples, batch_size=batch_size):

@@ -7,8 +7,8 @@ from conftest import losses_on_fixed_batch
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
 from ssl_core.data.dataset import ClipConfig
-from ssl_core.labels.flow import compute_flow
-from ssl_core.labels.sts import compute_labels, flip_clip
+from ssl_core.labels.flow import compute_flow, decode_flow_jpeg, encode_flow_jpeg
+from ssl_core.labels.sts import compute_labels, flip_clip, labels_2d, location_coordinates
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.methods.sts import STSOptions, clip_labels
 
@@ -29,8 +29,8 @@ def test_clip_labels_crop_flow_after_computing_it_on_the_full_frames():
     video = moving_square_video()
     options = STSOptions(label_impl="paper")
     rgb, labels = clip_labels(video, 4, 2, 24, flip=True, options=options)
-    # independent composition: flow on the full frames, crop, flip (paper negates u), labels
-    u, v = compute_flow(video, "dis")
+    # independent composition: flow on the full frames, official 8-bit quantisation, crop, flip (paper negates u), labels
+    u, v = (decode_flow_jpeg(encode_flow_jpeg(f)) for f in compute_flow(video, "dis"))
     window = (slice(None), slice(4, 28), slice(2, 26))
     expected_rgb, eu, ev = flip_clip(video[window], u[window], v[window], "paper")
     expected = compute_labels(np.ascontiguousarray(expected_rgb), eu, ev, "paper")
@@ -51,7 +51,7 @@ def test_sample_gives_the_selected_labels():
     assert method.head.out_features == 5
 
 
-@pytest.mark.parametrize("target", ["regression", "classification"])
+@pytest.mark.parametrize("target", ["regression", "regression_2d", "classification"])
 def test_loss_falls_on_a_fixed_batch(target):
     method = _method(target)
     videos = [np.roll(moving_square_video(), shift, axis=2) for shift in range(0, 16, 2)]
@@ -70,6 +70,7 @@ def test_classification_heads_are_sized_by_label_range():
 
 @pytest.mark.parametrize("options, field", [
     ({"target": "2d"}, "method.options.target"),
+    ({"target": "regression_3d"}, "method.options.target"),
     ({"groups": ["motion_p4"]}, "method.options.groups"),
     ({"label_impl": "mine"}, "method.options.label_impl"),
     ({"flow": "brox"}, "method.options.flow"),
@@ -77,3 +78,29 @@ def test_classification_heads_are_sized_by_label_range():
 def test_bad_options_name_the_field(options, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         MethodConfig("sts", options).validate()
+
+
+def test_2d_regression_has_35_outputs_and_coordinate_targets():
+    method = _method("regression_2d")
+    assert method.head.out_features == 35
+    labels = np.ones(27, np.int64)
+    labels[0], labels[8], labels[14] = 7, 6, 0  # u_loc1 block 7, u_loc3 triangle 6, div_loc1 0
+    targets = method._regression_targets(torch.from_numpy(labels)[None])[0].long().tolist()
+    assert targets == labels_2d(labels).tolist()
+    assert targets[:3] == [2, 3, 1]  # block 7 -> (row 2, col 3), then u_ori1
+    assert targets[10:12] == [3, 2]  # triangle 6 -> (quadrant 3, half 2); after 8 numbers (2 per pattern-1 loc)
+
+
+def test_2d_label_counts_as_right_only_when_both_coordinates_are():
+    method = _method("regression_2d", ["motion_p1"])  # u_loc1 (2 columns), u_ori1, v_loc1 (2), v_ori1
+    column_correct = torch.tensor([[1.0, 0.0, 1.0, 1.0, 1.0, 1.0]])
+    assert method._label_correct(column_correct).tolist() == [[0.0, 1.0, 1.0, 1.0]]
+
+
+def test_labels_2d_by_hand():
+    labels = np.arange(1, 28) % 8 + 1
+    out = labels_2d(labels)
+    assert out.shape == (35,)
+    # u_loc1 = 2 -> block 2 = (1, 2); u_loc3 = labels[8] = 2 -> triangle 2 = (quadrant 1, half 2)
+    assert out[:2].tolist() == [1, 2] and out[10:12].tolist() == [1, 2]
+    assert location_coordinates(1)[16].tolist() == [4, 4] and location_coordinates(3)[8].tolist() == [4, 2]

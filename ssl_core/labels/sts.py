@@ -99,6 +99,37 @@ def num_classes(num_frames: int = 16) -> dict[str, int]:
 
 NUM_CLASSES = num_classes(16)
 
+# 2-D regression targets (STS journal Table 4): the location labels of patterns 1 and 3
+# become coordinates. Pattern 1 block k -> (row, col), 1-based (block 7 -> (2, 3));
+# pattern 3 triangle k -> (quadrant 1..4, half 1..2) (the spec's interpretation). The
+# official "no motion" pattern-1 label 0 -> (0, 0).
+LOCATION_2D_LABELS = ("u_loc1", "v_loc1", "u_loc3", "v_loc3", "div_loc1", "con_loc1", "div_loc3", "con_loc3")
+
+
+def location_coordinates(pattern: int) -> np.ndarray:
+    """Table ``(regions + 1, 2)``: row ``k`` holds the 2-D target of location label ``k`` (row 0: label 0)."""
+    if pattern not in (1, 3):
+        raise ValueError(f"pattern must be 1 or 3 (2-D targets exist for those), got {pattern}")
+    k = np.arange(1, NUM_REGIONS[pattern] + 1)
+    if pattern == 1:
+        coordinates = np.stack([(k - 1) // 4 + 1, (k - 1) % 4 + 1], axis=1)
+    else:
+        coordinates = np.stack([(k + 1) // 2, (k - 1) % 2 + 1], axis=1)
+    return np.concatenate([np.zeros((1, 2), np.int64), coordinates]).astype(np.int64)
+
+
+def labels_2d(labels: np.ndarray) -> np.ndarray:
+    """The 35 2-D regression targets (18 motion + 17 appearance) from the 27 labels in order
+    :data:`LABEL_NAMES_MOTION` + :data:`LABEL_NAMES_APPEARANCE`; each location label of
+    :data:`LOCATION_2D_LABELS` is replaced in place by its two coordinates."""
+    labels = np.asarray(labels, np.int64)
+    names = LABEL_NAMES_MOTION + LABEL_NAMES_APPEARANCE
+    if labels.shape != (len(names),):
+        raise ValueError(f"labels must have shape ({len(names)},), got {labels.shape}")
+    parts = [location_coordinates(int(name[-1]))[value] if name in LOCATION_2D_LABELS else np.array([value])
+             for name, value in zip(names, labels)]
+    return np.concatenate(parts)
+
 
 # --------------------------------------------------------------------------------------
 # validation
@@ -444,7 +475,7 @@ def compute_labels(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL) ->
 
 __all__ = [
     "LABEL_IMPLS", "DEFAULT_LABEL_IMPL", "LABEL_NAMES_MOTION", "LABEL_NAMES_APPEARANCE",
-    "NUM_CLASSES", "NUM_REGIONS", "num_classes", "pattern_masks", "flow_derivatives",
+    "NUM_CLASSES", "NUM_REGIONS", "num_classes", "LOCATION_2D_LABELS", "location_coordinates", "labels_2d", "pattern_masks", "flow_derivatives",
     "magnitude_angle", "motion_boundaries", "orientation_histogram", "region_magnitudes",
     "location_orientation", "global_motion_labels", "motion_labels", "curriculum_score",
     "colour_bin", "dominant_colour", "colour_iou", "appearance_labels",

@@ -3,6 +3,8 @@
 A :class:`PretextMethod` is an ``nn.Module`` holding the backbone and the method's heads:
 - ``sample(frames, clip, rng)`` turns one video (uint8 ``(T, H, W, 3)``) into one training
   example: a dict of tensors (views ``(C, T, H, W)``, integer targets);
+- ``sample_video(videos, index, rng)`` is what the training loop calls (default: ``sample``
+  on the video's frames);
 - ``forward(batch)`` takes the collated batch and returns ``(loss, metrics)``, where
   metrics are detached scalars such as ``{"pretext/acc": ...}``.
 Methods with ``pretrains = False`` (``scratch``) skip pretraining.
@@ -68,6 +70,17 @@ class PretextMethod(nn.Module):
 
     def sample(self, frames: np.ndarray, clip, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    def sample_video(self, videos, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """One example of video ``index`` of a VideoCollection; methods needing more than the frames override it."""
+        return self.sample(videos.frames(index), videos.clip, rng)
+
+    def curriculum_scores(self, videos) -> np.ndarray:
+        """One difficulty score per video (high = easy), for the scored curricula."""
+        raise ConfigError("pretrain.schedule.curriculum", f"method {self.name!r} has no curriculum score (only 'sts' has)")
+
+    def after_step(self) -> None:
+        """Called after every optimiser step (momentum encoders update here)."""
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
