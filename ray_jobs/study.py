@@ -42,6 +42,19 @@ class Metric:
     paper: dict[str, str] | None = None
 
 
+PAPER_DATASETS = {"ucf": "UCF101", "hmdb": "HMDB51"}
+
+
+def finetune_metrics(level: str = "video", datasets=("ucf", "hmdb")) -> tuple[Metric, ...]:
+    """Fine-tuning top-1 (``level`` ``clip`` or ``video``) per dataset, matched to the papers' rows."""
+    return tuple(Metric(f"finetune/{key}/{level}_top1",
+                        paper={"protocol": f"finetune_{level}", "eval_dataset": PAPER_DATASETS[key], "metric": "top1"})
+                 for key in datasets)
+
+
+# What every study reports besides its paper metrics (the papers do not tabulate these).
+EXTRA_METRICS = (Metric("linear/ucf/top1"), Metric("linear/hmdb/top1"), Metric("retrieval/ucf/r@5"), Metric("pretext/acc"))
+
 SEARCH_KINDS = ("uniform", "loguniform")
 
 

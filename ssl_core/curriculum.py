@@ -5,7 +5,8 @@ STS journal section 3.4 / Table 3 and Fig. 8 (``../shared/spec/sts_labels.md``):
   {16, 8, 4, 2, 4/3, 1}; k = 4/3 keeps half (every even index), then one in two of the rest
   (indices 1 mod 4), i.e. 3 in 4.
 - ``curriculum``: videos sorted by descending difficulty score f (high = easy), then
-  - ``easy_first``: single-step pacing, the easiest half until epoch ``switch_epoch``, then all;
+  - ``easy_first``: single-step pacing, the easiest half for the first ``switch_at`` fraction
+    of the pretraining epochs (rounded), then all;
   - ``easiest_half`` / ``hardest_half``: only that half, every epoch;
   - ``random_half``: a seeded random half, every epoch;
   - ``none``: all videos.
@@ -28,12 +29,12 @@ FOUR_THIRDS = 4 / 3
 @dataclass(frozen=True)
 class CurriculumConfig:
     curriculum: str = "none"
-    switch_epoch: int = 0
+    switch_at: float = 0.5
     data_fraction_k: float = 1.0
 
     def validate(self, prefix: str = "pretrain.schedule.") -> "CurriculumConfig":
         require(self.curriculum in CURRICULA, prefix + "curriculum", f"must be one of {CURRICULA}, got {self.curriculum!r}")
-        require(self.switch_epoch >= 0, prefix + "switch_epoch", f"must be >= 0, got {self.switch_epoch}")
+        require(0 <= self.switch_at <= 1, prefix + "switch_at", f"must be a fraction of the epochs in [0, 1], got {self.switch_at}")
         require(_is_integer_k(self.data_fraction_k) or math.isclose(self.data_fraction_k, FOUR_THIRDS),
                 prefix + "data_fraction_k", f"must be an integer >= 1 or 4/3, got {self.data_fraction_k!r}")
         return self
@@ -62,15 +63,15 @@ def easy_to_hard(scores: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(scores, np.float64), kind="stable")
 
 
-def active_indices(config: CurriculumConfig, num_videos: int, epoch: int, seed: int,
+def active_indices(config: CurriculumConfig, num_videos: int, epoch: int, epochs: int, seed: int,
                    scores: np.ndarray | None = None) -> np.ndarray:
-    """Sorted video indices to train on in ``epoch`` (0-based).
+    """Sorted video indices to train on in ``epoch`` (0-based) of ``epochs``.
 
     ``scores`` (one per video, high = easy) is needed for the scored curricula. The halves
     hold ``ceil(n / 2)`` (easiest, random) or ``n // 2`` (hardest) videos of the subset.
     """
     kept = subset_indices(num_videos, config.data_fraction_k)
-    if config.curriculum == "none" or (config.curriculum == "easy_first" and epoch >= config.switch_epoch):
+    if config.curriculum == "none" or (config.curriculum == "easy_first" and epoch >= round(config.switch_at * epochs)):
         return kept
     if config.curriculum == "random_half":
         chosen = np.random.default_rng((seed, 4242)).permutation(len(kept))[: math.ceil(len(kept) / 2)]

@@ -3,9 +3,12 @@
 through their arms' factors or ``with_factors``."""
 from __future__ import annotations
 
+import dataclasses
+
 from ssl_core.checkpoint import BackboneConfig
 from ssl_core.eval.downstream import PRESETS as DOWNSTREAM
-from ssl_core.experiment import ResourceConfig, TrialConfig
+from ssl_core.experiment import ResourceConfig, TrialConfig, with_factors
+from ssl_core.methods import MethodConfig
 from ssl_core.pretrain import PretrainConfig
 
 
@@ -25,3 +28,16 @@ BASE_PRESETS: dict[str, TrialConfig] = {
         backbone=BackboneConfig("r2plus1d_18", 1.0),
     ),
 }
+
+
+def method_presets(method: str, options: dict | None = None, backbone: str | None = None,
+                   paper: dict | None = None) -> dict[str, TrialConfig]:
+    """:data:`BASE_PRESETS` pretraining ``method`` (with ``options``) on ``backbone`` (a registered
+    name; each preset keeps its width); ``paper`` holds extra dotted factors for the paper preset."""
+    presets = {}
+    for name, config in BASE_PRESETS.items():
+        config = dataclasses.replace(config, method=MethodConfig(method, dict(options or {})))
+        if backbone is not None:
+            config = with_factors(config, {"backbone.name": backbone})
+        presets[name] = with_factors(config, paper or {}) if name == "paper" else config
+    return presets

@@ -112,7 +112,7 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         start_epoch = int(state["epoch"])
     scores = method.curriculum_scores(train_videos) if config.schedule.needs_scores else None
     for epoch in range(start_epoch, config.epochs):
-        active = active_indices(config.schedule, len(train_videos), epoch, seed, scores)
+        active = active_indices(config.schedule, len(train_videos), epoch, config.epochs, seed, scores)
         examples = PretextExamples(train_videos, method.sample_video, seed, active)
         examples.set_epoch(epoch)
         loader = _loader(examples, config.batch_size, seed)

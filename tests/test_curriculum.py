@@ -38,31 +38,31 @@ SCORES = np.array([0.1, 0.9, 0.5, 0.7, 0.3])  # easy -> hard: 1, 3, 2, 4, 0
 ])
 def test_halves_by_descending_score(curriculum, expected):
     config = CurriculumConfig(curriculum=curriculum)
-    assert active_indices(config, 5, epoch=3, seed=0, scores=SCORES).tolist() == expected
+    assert active_indices(config, 5, epoch=3, epochs=4, seed=0, scores=SCORES).tolist() == expected
 
 
 def test_easy_first_switches_to_everything_at_the_switch_epoch():
-    config = CurriculumConfig(curriculum="easy_first", switch_epoch=2)
-    assert [active_indices(config, 5, e, 0, SCORES).tolist() for e in range(3)] == [[1, 2, 3], [1, 2, 3], [0, 1, 2, 3, 4]]
+    config = CurriculumConfig(curriculum="easy_first", switch_at=0.5)
+    assert [active_indices(config, 5, e, 4, 0, SCORES).tolist() for e in range(4)] == [[1, 2, 3], [1, 2, 3]] + [[0, 1, 2, 3, 4]] * 2
 
 
 def test_random_half_is_seeded_and_the_same_every_epoch():
     config = CurriculumConfig(curriculum="random_half")
-    halves = {tuple(active_indices(config, 10, e, seed=3)) for e in range(4)}
+    halves = {tuple(active_indices(config, 10, e, 4, seed=3)) for e in range(4)}
     assert len(halves) == 1 and len(next(iter(halves))) == 5
-    others = {tuple(active_indices(config, 10, 0, seed=s)) for s in range(10)}
+    others = {tuple(active_indices(config, 10, 0, 4, seed=s)) for s in range(10)}
     assert len(others) > 1
 
 
 def test_curriculum_applies_to_the_subset():
     config = CurriculumConfig(curriculum="easiest_half", data_fraction_k=2)
     scores = np.array([0.0, 9.0, 1.0, 9.0, 2.0, 9.0])  # kept: 0, 2, 4 -> easiest two: 4, 2
-    assert active_indices(config, 6, 0, 0, scores).tolist() == [2, 4]
+    assert active_indices(config, 6, 0, 1, 0, scores).tolist() == [2, 4]
 
 
 @pytest.mark.parametrize("fields, field", [
     ({"curriculum": "hard_first"}, "curriculum"),
-    ({"switch_epoch": -1}, "switch_epoch"),
+    ({"switch_at": 1.5}, "switch_at"),
     ({"data_fraction_k": 1.5}, "data_fraction_k"),
     ({"data_fraction_k": 0.5}, "data_fraction_k"),
 ])
@@ -90,7 +90,7 @@ def test_training_loop_visits_the_scheduled_videos(tmp_path):
     seen, per_epoch = [], []
     sample_video = method.sample_video
     method.sample_video = lambda v, index, rng: seen.append(index) or sample_video(v, index, rng)
-    schedule = CurriculumConfig(curriculum="easy_first", switch_epoch=1)
+    schedule = CurriculumConfig(curriculum="easy_first", switch_at=0.5)
     config = PretrainConfig(epochs=2, batch_size=3, lr=0.01, schedule=schedule)
 
     def on_epoch_end(metrics, state):

@@ -1,0 +1,26 @@
+"""STS journal Table 2: three backbones, each from scratch and STS-pretrained.
+
+    python studies/sts_backbones.py [--preset smoke|default|paper] [--resume] ...
+"""
+import sys
+
+from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ssl_core.presets import method_presets
+
+BACKBONES = {"c3d": "C3D", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D"}
+
+STUDY = Study(
+    name="sts_backbones",
+    title="STS: backbones with and without pretraining",
+    table="STS/T2",
+    arms=tuple(
+        Arm(f"{backbone}_{kind}", {"backbone.name": backbone, **({"method.name": "scratch"} if kind == "scratch" else {})},
+            paper={"setting": "no pretraining" if kind == "scratch" else "pretrained", "backbone": paper_backbone})
+        for backbone, paper_backbone in BACKBONES.items() for kind in ("scratch", "sts")
+    ),
+    metrics=finetune_metrics("video") + EXTRA_METRICS,
+    presets=method_presets("sts"),
+)
+
+if __name__ == "__main__":
+    sys.exit(run_study_cli(STUDY))
