@@ -69,8 +69,14 @@ class TrialConfig:
 
 
 def with_factors(config: Any, factors: dict[str, Any]) -> Any:
-    """``config`` with each dotted path in ``factors`` set (``"pretrain.epochs": 3``)."""
+    """``config`` with each dotted path in ``factors`` set (``"pretrain.epochs": 3``).
+
+    Setting ``method.name`` to another method drops the previous method's options (a
+    ``scratch`` arm of a CSTP study does not inherit CSTP's options).
+    """
     for path, value in factors.items():
+        if path == "method.name" and isinstance(config, TrialConfig) and value != config.method.name:
+            config = dataclasses.replace(config, method=MethodConfig(value))
         config = _set_path(config, path.split("."), value, path)
     return config
 

@@ -106,3 +106,10 @@ def test_resuming_from_a_state_gives_the_same_weights_as_an_uninterrupted_run(tm
     _, states = run(stop_after=1)
     resumed, _ = run(state=states[-1])
     assert all(torch.equal(a, b) for a, b in zip(full.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_changing_the_method_drops_the_previous_methods_options():
+    config = with_factors(TrialConfig(), {"method.name": "cstp", "method.options.num_candidates": 3})
+    assert config.method.options == {"num_candidates": 3}
+    assert with_factors(config, {"method.name": "scratch"}).method.options == {}
+    assert with_factors(config, {"method.name": "cstp"}).method.options == {"num_candidates": 3}

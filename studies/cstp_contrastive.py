@@ -1,0 +1,31 @@
+"""CSTP Table 3: the four contrastive frameworks, each alone and with the pretext tasks added
+(playback rate, then rotation, then STOR).
+
+    python studies/cstp_contrastive.py [--preset smoke|default|paper] [--resume] ...
+"""
+import sys
+
+from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ssl_core.presets import cstp_presets
+
+FRAMEWORKS = {"simclr": "SimCLR", "moco": "MoCo", "byol": "BYOL", "simsiam": "SimSiam"}
+TASK_STEPS = (("", ()), (" + pb-rate task", ("pace",)), (" + pb-rate task + rotation task", ("pace", "rotation")),
+              (" + pb-rate task + rotation task + STOR task", ("pace", "rotation", "stor")))
+
+STUDY = Study(
+    name="cstp_contrastive",
+    title="CSTP: contrastive frameworks x pretext tasks",
+    table="CSTP/T3",
+    arms=(Arm("scratch", {"method.name": "scratch"}),) + tuple(
+        Arm("+".join((framework,) + tasks), {"method.options.contrastive": framework,
+                                             **{f"method.options.{t}": t in tasks for t in ("pace", "rotation", "stor")}},
+            paper={"setting": name + suffix})
+        for framework, name in FRAMEWORKS.items() for suffix, tasks in TASK_STEPS
+    ),
+    metrics=finetune_metrics("video") + EXTRA_METRICS,
+    presets=cstp_presets(),
+    baseline_arm="scratch",
+)
+
+if __name__ == "__main__":
+    sys.exit(run_study_cli(STUDY))

@@ -1,0 +1,29 @@
+"""CSTP Table 5: spatial overlap, temporal overlap, or both (STOR task only).
+
+    python studies/cstp_overlap_parts.py [--preset smoke|default|paper] [--resume] ...
+"""
+import sys
+
+from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ssl_core.presets import cstp_presets
+
+STOR_ONLY = {"method.options.contrastive": "none", "method.options.pace": False, "method.options.rotation": False,
+             "method.options.pace_aug": False, "method.options.rotation_aug": False}
+
+STUDY = Study(
+    name="cstp_overlap_parts",
+    title="CSTP: spatial vs temporal overlap rate",
+    table="CSTP/T5",
+    arms=(
+        Arm("scratch", {"method.name": "scratch"}, paper={"setting": "none (scratch)"}),
+        Arm("spatial", {**STOR_ONLY, "method.options.stor_temporal": False}, paper={"setting": "spatial overlap"}),
+        Arm("temporal", {**STOR_ONLY, "method.options.stor_spatial": False}, paper={"setting": "temporal overlap"}),
+        Arm("both", STOR_ONLY, paper={"setting": "spatial + temporal overlap"}),
+    ),
+    metrics=finetune_metrics("video", ("ucf",)) + EXTRA_METRICS,
+    presets=cstp_presets(),
+    baseline_arm="scratch",
+)
+
+if __name__ == "__main__":
+    sys.exit(run_study_cli(STUDY))
