@@ -100,7 +100,10 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
 
 
 def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
-    """Write ``report.png``: per metric, ours (mean ± std) beside the paper's values, bars or a line over ``figure.x``."""
+    """Write ``report.png``: per metric, ours (mean ± std) beside the paper's values, bars or a line over ``figure.x``.
+
+    In a line figure the baseline arm may lack the x factor: it is drawn as a horizontal line.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,15 +115,17 @@ def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
     figure_spec = study.get("figure") or {"kind": "bar", "x": None}
     line_x = figure_spec.get("x") if figure_spec.get("kind") == "line" else None
     if line_x:
-        lacking = [arm["name"] for arm in study["arms"] if line_x not in (arm.get("factors") or {})]
+        lacking = [arm["name"] for arm in study["arms"]
+                   if line_x not in (arm.get("factors") or {}) and arm["name"] != study.get("baseline_arm")]
         if lacking:
             raise ValueError(f"study.json: figure x {line_x!r} is not a factor of arm(s) {', '.join(lacking)}")
     figure, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4 * max(1, len(metrics)), 3.4), squeeze=False)
     for axis, metric in zip(axes[0], metrics):
         table = metric_table(study, results, metric)
         if line_x:
-            table["x"] = [float(arm["factors"][line_x]) for arm in study["arms"]]
-            table = table.sort_values("x")
+            table["x"] = [float(arm["factors"].get(line_x, "nan")) for arm in study["arms"]]
+            _baseline_lines(axis, table[table["x"].isna()])
+            table = table[table["x"].notna()].sort_values("x")
             axis.errorbar(table["x"], table["mean"], yerr=table["std"].fillna(0), marker="o", capsize=3, label="ours")
             if table["paper"].notna().any():
                 axis.plot(table["x"], table["paper"], marker="s", linestyle="--", color="black", label="paper")
@@ -140,6 +145,15 @@ def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
     figure.savefig(buffer, format="png", dpi=110)
     plt.close(figure)
     return atomic_write_bytes(Path(results_dir) / FIGURE, buffer.getvalue())
+
+
+def _baseline_lines(axis, baseline: pd.DataFrame) -> None:
+    """Horizontal lines for the arms without an x value (the baseline): ours solid, the paper's dotted."""
+    for _, row in baseline.iterrows():
+        if pd.notna(row["mean"]):
+            axis.axhline(row["mean"], color="tab:gray", linewidth=1, label=f"ours: {row['arm']}")
+        if pd.notna(row["paper"]):
+            axis.axhline(row["paper"], color="black", linestyle=":", linewidth=1, label=f"paper: {row['arm']}")
 
 
 def write_report(results_dir: str | Path) -> Path:
