@@ -1,6 +1,7 @@
 """Run a study's trials with Ray Tune: start or attach to Ray, check resources, run or resume."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -10,9 +11,12 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from ray_jobs.labels import ensure_labels
 from ray_jobs.study import Study
 from ray_jobs.trial import run_trial, summary_path
+from ssl_core.eval.downstream import DATASET_KEYS
 from ssl_core.io import write_json
+from ssl_core.labels.store import LabelPipelineConfig
 
 TUNE_DIR = "tune"
 SUMMARY_KEYS = ("arm", "seed", "key", "config_hash", "code_version", "trial_id", "seconds")
@@ -90,11 +94,48 @@ def local_resources() -> tuple[int, int]:
     return os.cpu_count() or 1, torch.cuda.device_count()
 
 
-def prepare_data(configs) -> None:
-    """Generate the embedded datasets once in the driver (trials on other nodes generate their own copy)."""
-    config = next(iter(configs.values()))
+def prepare_data(configs: dict) -> dict:
+    """Generate the embedded datasets once in the driver, and give the trials absolute data
+    paths: Tune runs each trial in its own working directory, where a relative ``data/``
+    would be generated again (trials on other nodes generate their own copy)."""
+    prepared = {}
+    for trial, config in configs.items():
+        data = config.data
+        absolute = {"data_dir": str(Path(data.data_dir).resolve())}
+        absolute.update({f"{key}_root": str(Path(root).resolve()) for key in DATASET_KEYS
+                         if (root := getattr(data, f"{key}_root")) is not None})
+        prepared[trial] = dataclasses.replace(config, data=dataclasses.replace(data, **absolute))
+    config = next(iter(prepared.values()))
     for key in dict.fromkeys((config.pretrain_dataset,) + tuple(config.eval_datasets)):
         config.data.root(key)
+    return prepared
+
+
+def label_config(config) -> LabelPipelineConfig | None:
+    """The label pipeline an STS trial needs (None for other methods or a store given by hand)."""
+    if config.method.name != "sts" or config.method.options.get("label_store"):
+        return None
+    options = config.method.typed_options()
+    return LabelPipelineConfig(flow=options.flow, precomputed_dir=options.flow_dir, resize=tuple(config.clip.resize),
+                               num_frames=config.clip.num_frames, stride=config.clip.stride, crop=config.clip.crop,
+                               label_impl=options.label_impl, split=config.data.split)
+
+
+def prepare_labels(configs: dict) -> dict:
+    """Run the Ray Data label pipeline (or reuse its output) for every STS trial's pretraining
+    set, under ``<data_dir>/labels``, and point the trials at the store."""
+    prepared, stores = {}, {}
+    for trial, config in configs.items():
+        labels = label_config(config)
+        if labels is None:
+            prepared[trial] = config
+            continue
+        root = config.data.root(config.pretrain_dataset)
+        if (root, labels) not in stores:
+            stores[(root, labels)] = ensure_labels(root, Path(config.data.data_dir) / "labels", labels)
+        options = {**config.method.options, "label_store": str(stores[(root, labels)])}
+        prepared[trial] = dataclasses.replace(config, method=dataclasses.replace(config.method, options=options))
+    return prepared
 
 
 def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
@@ -103,7 +144,7 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
-    prepare_data(configs)
+    configs = prepare_data(configs)
     start_ray(args.address)
     try:
         have = ray.cluster_resources()
@@ -111,6 +152,7 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
+        configs = prepare_labels(configs)
         storage = args.storage_path or str(study_dir)
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, configs=configs, study_dir=str(study_dir), storage_path=storage),

@@ -104,3 +104,36 @@ def test_labels_2d_by_hand():
     # u_loc1 = 2 -> block 2 = (1, 2); u_loc3 = labels[8] = 2 -> triangle 2 = (quadrant 1, half 2)
     assert out[:2].tolist() == [1, 2] and out[10:12].tolist() == [1, 2]
     assert location_coordinates(1)[16].tolist() == [4, 4] and location_coordinates(3)[8].tolist() == [4, 2]
+
+
+def test_label_store_and_on_the_fly_flow_give_identical_examples_and_scores(tmp_path):
+    from ssl_core.data.dataset import load_split
+    from ssl_core.data.synth import ensure_dataset
+    from ssl_core.labels.store import LabelPipelineConfig, list_videos, plan_shards, store_path, write_manifest, write_shard
+
+    root = ensure_dataset(tmp_path / "data", "ucf", width=32, height=32, num_frames=20, groups=3, clips_per_group=1)
+    clip = ClipConfig(num_frames=4, stride=2, resize=(32, 32), crop=24)
+    config = LabelPipelineConfig(flow="dis", resize=(32, 32), num_frames=4, stride=2, crop=24)
+    shards = plan_shards(list_videos(root, 1), config.shard_size)
+    store_dir = store_path(tmp_path / "labels", root, config)
+    for shard in shards:
+        write_shard(store_dir, shard, config)
+    write_manifest(store_dir, root, shards, config)
+    videos = load_split(root, 1, "train", clip)
+    backbone = build_backbone("c3d", width=0.125)
+    on_the_fly = build_method(MethodConfig("sts"), backbone, clip)
+    stored = build_method(MethodConfig("sts", {"label_store": str(store_dir)}), backbone, clip)
+    for index in range(0, len(videos), 5):
+        a = on_the_fly.sample_video(videos, index, np.random.default_rng(index))
+        b = stored.sample_video(videos, index, np.random.default_rng(index))
+        assert torch.equal(a["clip"], b["clip"]) and torch.equal(a["labels"], b["labels"])
+    assert np.array_equal(on_the_fly.curriculum_scores(videos), stored.curriculum_scores(videos))
+
+
+def test_a_store_made_for_other_frames_is_refused(tmp_path):
+    from ssl_core.labels.store import LabelPipelineConfig
+
+    method = build_method(MethodConfig("sts", {"label_store": str(tmp_path)}), build_backbone("c3d", width=0.125), CLIP)
+    method._store = type("Stored", (), {"config": LabelPipelineConfig(resize=(64, 64), stride=1)})()
+    with pytest.raises(ValueError, match="label store"):
+        method._check_store(CLIP)

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,18 @@ def test_multi_worker_trial_runs_ddp_through_torch_trainer(data_dir, tmp_path):
     summary = summaries(tmp_path / "tiny")[("rotation_ddp", 0)]
     assert {"pretext/acc", "pretext/loss", "knn/ucf/top1"} <= set(summary["metrics"])
     assert list((tmp_path / "tiny").glob("train_rotation_ddp_seed0/checkpoint_*"))  # TorchTrainer's own run dir
+
+
+def test_sts_study_runs_the_label_pipeline_once_and_trains_from_its_store(data_dir, tmp_path):
+    arms = (Arm("sts", {"method.name": "sts", "method.options.groups": ["motion_p1"]}),)
+    study = replace(tiny_study(data_dir, epochs=1, arms=arms, name="tiny_sts"), seeds=(0,))
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path / "a"), "--quiet"]) == 0
+    manifests = list((Path(data_dir) / "labels").glob("*/manifest.json"))
+    assert len(manifests) == 1 and json.loads(manifests[0].read_text())["complete"]
+    written = {p: p.stat().st_mtime_ns for p in manifests[0].parent.rglob("*.parquet")}
+    assert written
+    found = summaries(tmp_path / "a" / "tiny_sts")
+    assert 0 <= found[("sts", 0)]["metrics"]["pretext/acc"] <= 1
+    # a second study reuses the store: nothing rewritten
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in manifests[0].parent.rglob("*.parquet")} == written

@@ -37,11 +37,11 @@ from ssl_core.labels.sts import (
     LABEL_NAMES_MOTION,
     LOCATION_2D_LABELS,
     compute_labels,
-    curriculum_score,
     flip_clip,
     location_coordinates,
     num_classes,
 )
+from ssl_core.labels.store import FlowStore, LabelPipelineConfig, clip_scores, strided_flow
 from ssl_core.methods.base import PretextMethod, register_method
 
 LABEL_NAMES = LABEL_NAMES_MOTION + LABEL_NAMES_APPEARANCE
@@ -63,6 +63,7 @@ class STSOptions:
     lambda_a: float = 0.1
     label_impl: str = "official"
     flow: str = "dis"
+    flow_dir: str = ""
     label_store: str = ""
 
     def validate(self, prefix: str = "method.options.") -> "STSOptions":
@@ -72,7 +73,10 @@ class STSOptions:
             require(group in LABEL_GROUPS, prefix + "groups", f"unknown group {group!r} (known: {', '.join(LABEL_GROUPS)})")
         require(self.lambda_m >= 0 and self.lambda_a >= 0, prefix + "lambda_m", "loss weights must be >= 0")
         require(self.label_impl in LABEL_IMPLS, prefix + "label_impl", f"must be one of {LABEL_IMPLS}, got {self.label_impl!r}")
-        require(self.flow in FLOW_ALGORITHMS, prefix + "flow", f"must be one of {FLOW_ALGORITHMS}, got {self.flow!r}")
+        require(self.flow in FLOW_ALGORITHMS + ("precomputed",), prefix + "flow",
+                f"must be one of {FLOW_ALGORITHMS + ('precomputed',)}, got {self.flow!r}")
+        require(self.flow != "precomputed" or bool(self.flow_dir), prefix + "flow_dir",
+                "flow='precomputed' reads TV-L1 JPEG folders through the label pipeline: give their root (u/, v/)")
         return self
 
     @property
@@ -103,13 +107,6 @@ def clip_labels(video: np.ndarray, top: int, left: int, size: int, flip: bool, o
     """(cropped/flipped RGB clip, the 27 labels) for resized clip frames ``video`` (T, H, W, 3),
     with the flow computed on the fly on the whole resized frames."""
     return crop_labels(video, *quantised_flow(video, options.flow), top, left, size, flip, options.label_impl)
-
-
-def centre_crop_score(flow_u: np.ndarray, flow_v: np.ndarray, size: int, label_impl: str) -> float:
-    """Curriculum score of the centre ``size`` x ``size`` crop of full-frame flow ``(T-1, H, W)``."""
-    top, left = (flow_u.shape[1] - size) // 2, (flow_u.shape[2] - size) // 2
-    window = (slice(None), slice(top, top + size), slice(left, left + size))
-    return curriculum_score(flow_u[window], flow_v[window], label_impl)
 
 
 @register_method("sts")
@@ -146,10 +143,8 @@ class STS(PretextMethod):
 
     # ------------------------------------------------------------------ sampling
     @property
-    def store(self):
+    def store(self) -> FlowStore | None:
         if self._store is None and self.options.label_store:
-            from ssl_core.labels.store import FlowStore
-
             self._store = FlowStore.open(self.options.label_store)
         return self._store
 
@@ -160,6 +155,8 @@ class STS(PretextMethod):
                              f"{stored.stride}; this trial needs {self.options.flow} at {clip.resize} stride {clip.stride}")
 
     def sample(self, frames, clip, rng):
+        if self.options.flow == "precomputed":
+            raise ValueError("method.options.flow: precomputed flow is read from a label store (method.options.label_store)")
         start, top, left, flip = self._draw(frames.shape, clip, rng)
         video = frames[clip_indices(start, clip.num_frames, clip.stride)]
         return self._example(*crop_labels(video, *quantised_flow(video, self.options.flow), top, left, clip.crop, flip,
@@ -194,10 +191,11 @@ class STS(PretextMethod):
         return np.array([self._video_score(videos.frames(i), videos.clip) for i in range(len(videos))])
 
     def _video_score(self, frames: np.ndarray, clip) -> float:
-        last_start = len(frames) - clip.span
-        scores = [centre_crop_score(*quantised_flow(frames[clip_indices(start, clip.num_frames, clip.stride)], self.options.flow),
-                                    clip.crop, self.options.label_impl) for start in range(last_start + 1)]
-        return float(np.mean(scores))
+        """Mean over clip starts, computed like the label pipeline does (the same numbers)."""
+        config = LabelPipelineConfig(flow=self.options.flow, resize=tuple(clip.resize), num_frames=clip.num_frames,
+                                     stride=clip.stride, crop=clip.crop, label_impl=self.options.label_impl)
+        flow_u, flow_v = strided_flow(frames, clip.stride, self.options.flow)
+        return float(np.mean(clip_scores(encode_flow_jpeg(flow_u), encode_flow_jpeg(flow_v), config)))
 
     # ------------------------------------------------------------------ loss
     def forward(self, batch):

@@ -1,0 +1,88 @@
+"""Label pipeline throughput with 1 and 2 Ray CPUs (a script, not a test).
+
+On the embedded UCF-layout dataset of the ``default`` preset (generated into ``--data-dir``
+if missing), runs ``ray_jobs.labels.ensure_labels`` into a fresh output folder once per CPU
+count, on a fresh local Ray started with that many CPUs (Ray start-up not timed; actor
+start-up is). Prints videos/s, flow pairs/s and clips/s for each, and the 2-CPU/1-CPU ratio, plus the
+time to the first finished shard (actor start-up) and the rate after it (from the shards'
+status-file times).
+The label config is the clip of the ``default`` preset (``--paper``: 16 frames, stride 1,
+128x171, crop 112).
+
+    python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2] [--repeats 1]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import ray
+
+from ray_jobs.labels import ensure_labels
+from ssl_core.config import to_dict
+from ssl_core.eval.downstream import DataConfig, preset
+from ssl_core.io import read_json
+from ssl_core.labels.store import LabelPipelineConfig
+
+
+def label_config(paper: bool) -> LabelPipelineConfig:
+    if paper:
+        return LabelPipelineConfig()
+    clip = preset("default").clip
+    return LabelPipelineConfig(resize=tuple(clip.resize), num_frames=clip.num_frames, stride=clip.stride, crop=clip.crop)
+
+
+def count_rows(store: Path, folder: str) -> int:
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in sorted((store / folder).glob("*.parquet")))
+
+
+def run_once(dataset: Path, config: LabelPipelineConfig, cpus: int) -> dict[str, float]:
+    """One fresh run on a fresh Ray with ``cpus`` CPUs: seconds and counts."""
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as out:
+            start, wall_start = time.perf_counter(), time.time()
+            store = ensure_labels(dataset, out, config, num_cpus=cpus, log=lambda _: None)
+            seconds = time.perf_counter() - start
+            manifest = read_json(store / "manifest.json")
+            done = sorted(path.stat().st_mtime for path in (store / "status").glob("*.json"))
+            return {"seconds": seconds, "videos": manifest["num_ok"], "failed": manifest["num_failed"],
+                    "pairs": count_rows(store, "flow"), "clips": count_rows(store, "clips"),
+                    "first_shard": done[0] - wall_start, "steady": (len(done) - 1) / max(done[-1] - done[0], 1e-9)}
+    finally:
+        ray.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default="data")
+    parser.add_argument("--paper", action="store_true", help="paper-size labels: 16 frames, stride 1, 128x171, crop 112")
+    parser.add_argument("--cpus", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=1, help="runs per CPU count; the fastest is shown")
+    args = parser.parse_args()
+
+    dataset = DataConfig(data_dir=args.data_dir, synth=preset("default").data.synth).root("ucf")
+    config = label_config(args.paper)
+    print(f"dataset {dataset} | labels {to_dict(config)}")
+    print(f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', '-')}")
+    results = {}
+    for cpus in args.cpus:
+        r = results[cpus] = min((run_once(dataset, config, cpus) for _ in range(args.repeats)), key=lambda x: x["seconds"])
+        print(f"{cpus} CPU: {r['seconds']:6.1f} s  {r['videos'] / r['seconds']:7.2f} videos/s  "
+              f"{r['pairs'] / r['seconds']:8.1f} flow pairs/s  {r['clips'] / r['seconds']:8.1f} clips/s  "
+              f"| first shard after {r['first_shard']:.1f} s, then {r['steady'] * config.shard_size:.1f} videos/s")
+    first = next(iter(results.values()))
+    print(f"({first['videos']} videos, {first['failed']} failed, {first['pairs']} flow pairs, {first['clips']} clips, "
+          f"{config.shard_size} videos per shard)")
+    if 1 in results and 2 in results:
+        print(f"ratio 2-CPU/1-CPU: {results[1]['seconds'] / results[2]['seconds']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

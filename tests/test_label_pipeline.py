@@ -1,0 +1,281 @@
+"""Tests of the STS label pipeline: ssl_core.labels.store (no Ray) and ray_jobs.labels (Ray Data).
+
+One tiny generated HMDB-layout dataset (24 videos of 16 frames at 32x32) plus one corrupt
+video, one shared local Ray instance (2 CPUs) for the module, and one reference store
+written with 1 worker that the other runs are compared with byte for byte.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import ray
+
+from ray_jobs import labels
+from ssl_core.config import ConfigError
+from ssl_core.data.clips import clip_indices
+from ssl_core.data.synth import ensure_dataset
+from ssl_core.data.video import read_video
+from ssl_core.io import read_json
+from ssl_core.labels.flow import compute_flow, decode_flow_jpeg, encode_flow_jpeg, tvl1_available
+from ssl_core.labels.sts import curriculum_score
+from ssl_core.labels.store import (
+    FlowStore, LabelPipelineConfig, compute_shard, compute_video_rows, list_videos, shard_files, store_path,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = LabelPipelineConfig(resize=(32, 32), num_frames=4, stride=2, crop=24, shard_size=4)
+CLI_ARGS = ["--resize", "32", "32", "--num-frames", "4", "--stride", "2", "--crop", "24", "--shard-size", "4"]
+CORRUPT_ID = "bounce/bounce_Corrupt_0"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    root = ensure_dataset(tmp_path_factory.mktemp("data"), "hmdb", width=32, height=32, num_frames=16, groups=3, clips_per_group=1)
+    (root / "hmdb51_org" / "bounce" / "bounce_Corrupt_0.avi").write_bytes(b"RIFF not a video " * 64)
+    with open(root / "testTrainMulti_7030_splits" / "bounce_test_split1.txt", "a") as handle:
+        handle.write("bounce_Corrupt_0.avi 1 \n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def reference(dataset, ray_instance, tmp_path_factory) -> Path:
+    return labels.ensure_labels(dataset, tmp_path_factory.mktemp("ref"), CONFIG, num_cpus=1, log=lambda _: None)
+
+
+def store_files(store: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob("*")) if p.is_file()}
+
+
+def mtimes(store: Path) -> dict[str, int]:
+    return {str(p.relative_to(store)): p.stat().st_mtime_ns for p in sorted(store.rglob("*")) if p.is_file()}
+
+
+def expected_flow(frames: np.ndarray, start: int, config: LabelPipelineConfig) -> tuple[np.ndarray, np.ndarray]:
+    u, v = compute_flow(frames[clip_indices(start, config.num_frames, config.stride)], config.flow)
+    return decode_flow_jpeg(encode_flow_jpeg(u)), decode_flow_jpeg(encode_flow_jpeg(v))
+
+
+def centre(flow: np.ndarray, size: int) -> np.ndarray:
+    top, left = (flow.shape[1] - size) // 2, (flow.shape[2] - size) // 2
+    return flow[:, top:top + size, left:left + size]
+
+
+# --------------------------------------------------------------------------- Ray pipeline
+
+
+def test_corrupt_video_is_listed_and_the_others_are_stored(dataset, reference):
+    manifest = read_json(reference / "manifest.json")
+    assert manifest["complete"] is True
+    assert manifest["num_videos"] == 25 and manifest["num_failed"] == 1 and manifest["num_shards"] == 7
+    (failure,) = manifest["failed"]
+    assert failure["video_id"] == CORRUPT_ID and failure["kind"] == "unreadable"
+    assert failure["path"].endswith("bounce_Corrupt_0.avi") and failure["reason"]
+    store = FlowStore.open(reference)
+    assert store.failed == manifest["failed"]
+    assert CORRUPT_ID not in store
+    expected = [e.video_id for e in list_videos(dataset, 1) if e.video_id != CORRUPT_ID]
+    assert store.video_ids == expected and len(expected) == 24
+    assert store.config == CONFIG
+    assert reference.name.startswith(dataset.name + "-")
+
+
+def test_two_workers_write_byte_identical_files(dataset, reference, tmp_path):
+    logged: list[str] = []
+    store = labels.ensure_labels(dataset, tmp_path, CONFIG, num_cpus=2, log=logged.append)
+    assert any("2 workers" in line for line in logged)
+    assert store.name == reference.name
+    assert store_files(store) == store_files(reference)
+
+
+def test_second_run_does_nothing_and_starts_no_ray_work(dataset, reference, monkeypatch):
+    before = mtimes(reference)
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray work on an up-to-date store")
+
+    monkeypatch.setattr(labels, "run_shards", no_ray)
+    monkeypatch.setattr(labels, "_start_ray", no_ray)
+    logged: list[str] = []
+    assert labels.ensure_labels(dataset, reference.parent, CONFIG, log=logged.append) == reference
+    assert mtimes(reference) == before
+    assert any("up to date" in line for line in logged)
+
+
+def test_resume_rewrites_only_unfinished_shards(dataset, reference, tmp_path):
+    store = tmp_path / reference.name
+    shutil.copytree(reference, store)
+    flow2, _, _ = shard_files(store, 2)
+    _, _, status5 = shard_files(store, 5)
+    flow2.unlink()
+    status5.unlink()
+    (store / "manifest.json").unlink()
+    leftover = store / "clips" / "shard-00003.parquet.tmp"
+    leftover.write_bytes(b"half a file")
+    before = mtimes(store)
+    logged: list[str] = []
+    labels.ensure_labels(dataset, tmp_path, CONFIG, num_cpus=2, log=logged.append)
+    after = mtimes(store)
+    rewritten = {name for name in after if after[name] != before.get(name)}
+    assert rewritten == {"manifest.json"} | {f"{d}/shard-0000{i}.{ext}" for i in (2, 5)
+                                             for d, ext in (("flow", "parquet"), ("clips", "parquet"), ("status", "json"))}
+    assert not leftover.exists()
+    assert any("2 shards to write" in line for line in logged)
+    assert store_files(store) == store_files(reference)
+
+
+def run_cli(dataset: Path, out: Path, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "ray_jobs.labels", "--dataset", str(dataset), "--out", str(out), "--num-cpus", "1", *CLI_ARGS]
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **kwargs)
+
+
+def test_cli_killed_mid_run_resumes_to_identical_files(dataset, reference, tmp_path):
+    store = tmp_path / reference.name
+    process = run_cli(dataset, tmp_path)
+    deadline = time.monotonic() + 120
+    while not (store / "status" / "shard-00000.json").exists():
+        assert process.poll() is None, process.communicate()[0]
+        assert time.monotonic() < deadline, "no shard written within 120 s"
+        time.sleep(0.005)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    if (store / "manifest.json").exists():
+        pytest.skip("the run finished before the kill arrived")
+    assert len(list((store / "status").glob("*.json"))) < 7
+    finished = run_cli(dataset, tmp_path)
+    output, _ = finished.communicate(timeout=180)
+    assert finished.returncode == 0, output
+    assert str(store) in output and "1 failed" in output
+    assert store_files(store) == store_files(reference)
+
+
+# --------------------------------------------------------------------------- stored values
+
+
+def test_stored_flow_and_scores_match_an_independent_computation(dataset, reference):
+    store = FlowStore.open(reference)
+    entry = next(e for e in list_videos(dataset, 1) if e.video_id == store.video_ids[5])
+    frames = read_video(entry.path, CONFIG.resize)
+    assert store.num_video_frames(entry.video_id) == len(frames) == 16
+    scores = store.clip_scores(entry.video_id)
+    assert scores.shape == (len(frames) - CONFIG.span + 1,) and scores.dtype == np.float64
+    for start in range(len(scores)):
+        u, v = expected_flow(frames, start, CONFIG)
+        got_u, got_v = store.flow(entry.video_id, start, CONFIG.num_frames)
+        assert got_u.dtype == np.float32 and got_u.shape == (CONFIG.num_frames - 1, 32, 32)
+        np.testing.assert_array_equal(got_u, u)
+        np.testing.assert_array_equal(got_v, v)
+        assert scores[start] == curriculum_score(centre(u, CONFIG.crop), centre(v, CONFIG.crop), CONFIG.label_impl)
+    assert store.video_score(entry.video_id) == pytest.approx(float(scores.mean()), abs=0)
+    assert scores.max() > 0
+    with pytest.raises(IndexError):
+        store.flow(entry.video_id, len(scores), CONFIG.num_frames)
+    with pytest.raises(KeyError):
+        store.flow(CORRUPT_ID, 0, CONFIG.num_frames)
+
+
+def test_video_rows_with_stride_one_are_the_quantised_flow_of_all_frames(dataset):
+    config = replace(CONFIG, stride=1, num_frames=8)
+    entry = list_videos(dataset, 1)[0]
+    rows = compute_video_rows(entry, config)
+    u, v = compute_flow(read_video(entry.path, config.resize), "dis")
+    np.testing.assert_array_equal(rows.flow_u, encode_flow_jpeg(u))
+    np.testing.assert_array_equal(rows.flow_v, encode_flow_jpeg(v))
+    assert rows.clip_scores.shape == (16 - 8 + 1,)
+
+
+def test_videos_shorter_than_a_clip_become_failure_records(dataset):
+    entries = list_videos(dataset, 1)[:2]
+    rows, failed = compute_shard(entries, replace(CONFIG, num_frames=16))
+    assert rows == []
+    assert [(f["video_id"], f["kind"]) for f in failed] == [(e.video_id, "too_short") for e in entries]
+
+
+def test_precomputed_flow_folders_are_read_resized_and_requantised(dataset, tmp_path):
+    entry = list_videos(dataset, 1)[0]
+    stem = Path(entry.path).stem
+    rng = np.random.default_rng(0)
+    images = {axis: rng.integers(0, 256, size=(9, 16, 16), dtype=np.uint8) for axis in "uv"}
+    for axis, stack in images.items():
+        (tmp_path / axis / stem).mkdir(parents=True)
+        for t, image in enumerate(stack, start=1):
+            cv2.imwrite(str(tmp_path / axis / stem / f"frame{t:06d}.png"), image)
+    config = replace(CONFIG, flow="precomputed", precomputed_dir=str(tmp_path), stride=1, resize=(16, 16), crop=16)
+    rows = compute_video_rows(entry, config.validate())
+    np.testing.assert_array_equal(rows.flow_u, images["u"])
+    np.testing.assert_array_equal(rows.flow_v, images["v"])
+    assert rows.clip_scores.shape == (10 - 4 + 1,)
+
+
+# --------------------------------------------------------------------------- configs
+
+
+def test_changed_parameters_go_to_another_directory(dataset, tmp_path):
+    base = store_path(tmp_path, dataset, CONFIG)
+    assert store_path(tmp_path, dataset, replace(CONFIG)) == base
+    changes = [{"flow": "farneback"}, {"resize": (40, 40)}, {"num_frames": 8}, {"stride": 1}, {"crop": 16},
+               {"label_impl": "paper"}, {"split": 2}, {"shard_size": 8}]
+    paths = {store_path(tmp_path, dataset, replace(CONFIG, **change)) for change in changes}
+    assert len(paths) == len(changes) and base not in paths
+
+
+BAD_CONFIGS = [
+    ({"flow": "sift"}, "labels.flow"),
+    ({"crop": 40}, "labels.crop"),
+    ({"crop": 20}, "labels.crop"),
+    ({"resize": (32,)}, "labels.resize"),
+    ({"num_frames": 1}, "labels.num_frames"),
+    ({"stride": 0}, "labels.stride"),
+    ({"label_impl": "mine"}, "labels.label_impl"),
+    ({"split": 4}, "labels.split"),
+    ({"shard_size": 0}, "labels.shard_size"),
+    ({"flow": "precomputed"}, "labels.precomputed_dir"),
+]
+
+
+@pytest.mark.parametrize("change,field", BAD_CONFIGS)
+def test_bad_config_fails_naming_the_field_before_ray(dataset, tmp_path, monkeypatch, change, field):
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray work with a bad config")
+
+    monkeypatch.setattr(labels, "run_shards", no_ray)
+    monkeypatch.setattr(labels, "_start_ray", no_ray)
+    with pytest.raises(ConfigError) as error:
+        labels.ensure_labels(dataset, tmp_path / "out", replace(CONFIG, **change))
+    assert error.value.field == field
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(tvl1_available(), reason="OpenCV contrib is installed")
+def test_tvl1_without_contrib_points_at_the_extra():
+    with pytest.raises(ConfigError, match=r"tvl1\]") as error:
+        replace(CONFIG, flow="tvl1").validate()
+    assert error.value.field == "labels.flow"
+
+
+def test_cli_bad_config_exits_2_naming_the_field(dataset, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        labels.main(["--dataset", str(dataset), "--out", str(tmp_path), "--flow", "sift"])
+    assert exit_info.value.code == 2
+    assert "labels.flow" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        labels.main(["--dataset", str(tmp_path / "missing"), "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
