@@ -65,6 +65,25 @@ def tau_line(table: pd.DataFrame) -> str:
     return f"Kendall τ-b (our ordering vs the paper's, {len(both)} arms): {_cell(tau, 2)}."
 
 
+def paper_layout(study: dict, results: pd.DataFrame) -> list[str]:
+    """The paper table's layout: one row per arm, for each metric the paper reports our
+    mean ± std, the paper's value and our delta to the baseline, side by side."""
+    metrics = [metric for metric in study["metrics"] if metric.get("paper")]
+    if not study.get("table") or not metrics:
+        return []
+    tables = [metric_table(study, results, metric) for metric in metrics]
+    header = "| arm | " + " | ".join(f"`{m['name']}` ours | paper | Δ" for m in metrics) + " |"
+    lines = [f"## Paper layout ({study['table']})", "", header, "|---|" + "---|---|---|" * len(metrics)]
+    for position, arm in enumerate(study["arms"]):
+        cells = []
+        for table in tables:
+            row = table.iloc[position]
+            ours = _cell(row["mean"]) if pd.isna(row["std"]) else f"{_cell(row['mean'])} ± {_cell(row['std'])}"
+            cells += [ours, _cell(row["paper"]), _cell(row["delta"], signed=True)]
+        lines.append(f"| {_md(arm['name'])} | " + " | ".join(cells) + " |")
+    return lines + ["", f"Δ: our mean minus the {study.get('baseline_arm') or '–'} arm's, in points.", ""]
+
+
 def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -> str:
     """The markdown report of the study in ``results_dir`` (``results``: its tidy table, rebuilt if not given)."""
     study = load_study(results_dir)
@@ -77,6 +96,7 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
              f"Study `{study['name']}` · paper table {study.get('table') or '–'} · preset `{study['preset']}` · "
              f"seeds {', '.join(map(str, study['seeds']))} · baseline arm {baseline or '–'} · generated {generated}", "",
              f"Trials completed: {completed} of {len(trials)} (arm × seed).", ""]
+    lines += paper_layout(study, results)
     for metric in study["metrics"]:
         table = metric_table(study, results, metric)
         lines += [f"## `{metric['name']}`", "",

@@ -143,6 +143,16 @@ def test_report_numbers_worked_by_hand(study_dir):
     assert "Code version(s): git:x." in report
 
 
+def test_paper_layout_puts_the_paper_metrics_side_by_side(study_dir):
+    report = build_report(study_dir)
+    # only the finetune metric maps to a paper row (linear has none): one triple of columns
+    assert f"| arm | `{FT}` ours | paper | Δ |" in report
+    assert "| two | 55.0 ± 7.1 | 72.5 | +0.0 |" in report
+    assert "| three | 72.0 ± 2.8 | 72.4 | +17.0 |" in report
+    assert "| four | 40.0 | 73.9 | -15.0 |" in report
+    assert report.index("## Paper layout (CSTP/T4)") < report.index(f"## `{FT}`")
+
+
 @pytest.fixture
 def bar_dir(tmp_path):
     """Bar figure, no baseline, an arm the paper lacks, one failed trial without metrics."""
