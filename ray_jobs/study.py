@@ -43,6 +43,7 @@ class Metric:
 
 
 PAPER_DATASETS = {"ucf": "UCF101", "hmdb": "HMDB51"}
+PAPER_BACKBONES = {"c3d": "C3D", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D"}
 
 
 def finetune_metrics(level: str = "video", datasets=("ucf", "hmdb")) -> tuple[Metric, ...]:

@@ -43,6 +43,11 @@ def method_presets(method: str, options: dict | None = None, backbone: str | Non
     return presets
 
 
+# CSTP arms with the STOR task only and base augmentation only (Tables 4 and 5).
+STOR_ONLY = {"method.options.contrastive": "none", "method.options.pace": False, "method.options.rotation": False,
+             "method.options.pace_aug": False, "method.options.rotation_aug": False}
+
+
 def cstp_presets() -> dict[str, TrialConfig]:
     """CSTP on the base presets; ``paper`` follows the public code (R(2+1)D, batch 60, lr 0.03,
     300 epochs with half of them warm-up, gradient-norm clip 18, BYOL heads 512 -> 4096 -> 512)."""

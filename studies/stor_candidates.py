@@ -9,10 +9,7 @@ preset, 2 seeds, results in ``results/stor_candidates/``.
 import sys
 
 from ray_jobs.study import EXTRA_METRICS, Arm, Metric, Study, finetune_metrics, run_study_cli
-from ssl_core.presets import cstp_presets
-
-STOR_ONLY = {"method.options.contrastive": "none", "method.options.pace": False, "method.options.rotation": False,
-             "method.options.pace_aug": False, "method.options.rotation_aug": False}
+from ssl_core.presets import STOR_ONLY, cstp_presets
 
 STUDY = Study(
     name="stor_candidates",

@@ -4,10 +4,9 @@
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ray_jobs.study import EXTRA_METRICS, PAPER_BACKBONES, Arm, Study, finetune_metrics, run_study_cli
 from ssl_core.presets import method_presets
 
-BACKBONES = {"c3d": "C3D", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D"}
 
 STUDY = Study(
     name="sts_backbones",
@@ -16,7 +15,7 @@ STUDY = Study(
     arms=tuple(
         Arm(f"{backbone}_{kind}", {"backbone.name": backbone, **({"method.name": "scratch"} if kind == "scratch" else {})},
             paper={"setting": "no pretraining" if kind == "scratch" else "pretrained", "backbone": paper_backbone})
-        for backbone, paper_backbone in BACKBONES.items() for kind in ("scratch", "sts")
+        for backbone, paper_backbone in PAPER_BACKBONES.items() for kind in ("scratch", "sts")
     ),
     metrics=finetune_metrics("video") + EXTRA_METRICS,
     presets=method_presets("sts"),

@@ -6,10 +6,9 @@ the paper's HMDB51 pretext-accuracy column has no counterpart here).
 """
 import sys
 
-from ray_jobs.study import Arm, Metric, Study, finetune_metrics, run_study_cli
+from ray_jobs.study import PAPER_BACKBONES, Arm, Metric, Study, finetune_metrics, run_study_cli
 from ssl_core.presets import method_presets
 
-BACKBONES = {"c3d": "C3D", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D"}
 TARGETS = {"regression": "1D label regression", "regression_2d": "2D label regression", "classification": "classification"}
 
 STUDY = Study(
@@ -19,7 +18,7 @@ STUDY = Study(
     arms=tuple(
         Arm(f"{backbone}_{target}", {"backbone.name": backbone, "method.options.target": target},
             paper={"setting": setting, "backbone": paper_backbone})
-        for backbone, paper_backbone in BACKBONES.items() for target, setting in TARGETS.items()
+        for backbone, paper_backbone in PAPER_BACKBONES.items() for target, setting in TARGETS.items()
     ),
     metrics=(Metric("pretext/acc", paper={"protocol": "pretext", "eval_dataset": "UCF101", "metric": "label_acc"}),)
     + finetune_metrics("video") + (Metric("linear/ucf/top1"),),
