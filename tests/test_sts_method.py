@@ -137,3 +137,14 @@ def test_a_store_made_for_other_frames_is_refused(tmp_path):
     method._store = type("Stored", (), {"config": LabelPipelineConfig(resize=(64, 64), stride=1)})()
     with pytest.raises(ValueError, match="label store"):
         method._check_store(CLIP)
+
+
+def test_a_store_missing_on_this_node_falls_back_to_the_same_flow_on_the_fly(tmp_path):
+    video = moving_square_video()
+    options = {"label_store": str(tmp_path / "elsewhere")}
+    method = build_method(MethodConfig("sts", options), build_backbone("c3d", width=0.125), CLIP)
+    with pytest.warns(UserWarning, match="not on this node"):
+        assert method.store is None
+    reference = _method("regression").sample(video, CLIP, np.random.default_rng(3))
+    item = method.sample(video, CLIP, np.random.default_rng(3))
+    assert torch.equal(item["labels"], reference["labels"])

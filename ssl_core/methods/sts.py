@@ -21,7 +21,9 @@ Curriculum score of a video: the mean score over its clip starts of the centre c
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,7 +43,7 @@ from ssl_core.labels.sts import (
     location_coordinates,
     num_classes,
 )
-from ssl_core.labels.store import FlowStore, LabelPipelineConfig, clip_scores, strided_flow
+from ssl_core.labels.store import MANIFEST, FlowStore, LabelPipelineConfig, clip_scores, strided_flow
 from ssl_core.methods.base import PretextMethod, register_method
 
 LABEL_NAMES = LABEL_NAMES_MOTION + LABEL_NAMES_APPEARANCE
@@ -117,6 +119,7 @@ class STS(PretextMethod):
         super().__init__(backbone, options, clip)
         self.indices = options.label_indices
         self._store = None
+        self._store_missing = False
         columns = self._columns()
         self.register_buffer("column_label", torch.tensor([k for k, _, _ in columns]), persistent=False)
         self.register_buffer("column_is_motion", torch.tensor([self.indices[k] < NUM_MOTION for k, _, _ in columns]), persistent=False)
@@ -144,8 +147,16 @@ class STS(PretextMethod):
     # ------------------------------------------------------------------ sampling
     @property
     def store(self) -> FlowStore | None:
-        if self._store is None and self.options.label_store:
-            self._store = FlowStore.open(self.options.label_store)
+        """The label store, or None (flow on the fly). A store that is not on this node (a
+        multi-node cluster without shared storage) is replaced by the on-the-fly flow, which
+        gives the same examples, with a warning."""
+        path = self.options.label_store
+        if self._store is None and path and not self._store_missing and self.options.flow != "precomputed" \
+                and not Path(path, MANIFEST).is_file():
+            warnings.warn(f"method.options.label_store: {path} is not on this node; computing the same flow on the fly")
+            self._store_missing = True
+        if self._store is None and path and not self._store_missing:
+            self._store = FlowStore.open(path)
         return self._store
 
     def _check_store(self, clip) -> None:
