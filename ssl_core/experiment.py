@@ -57,6 +57,8 @@ class TrialConfig:
         self.eval.validate()
         self.data.validate()
         self.resources.validate()
+        require(not self.pretrain.sync_batchnorm or self.resources.use_gpu, "pretrain.sync_batchnorm",
+                "synchronised batch norm works on GPUs only (set resources.use_gpu, or turn it off)")
         require(self.pretrain_dataset in DATASET_KEYS, "pretrain_dataset", f"unknown dataset {self.pretrain_dataset!r} (known: {', '.join(DATASET_KEYS)})")
         require(len(self.eval_datasets) > 0, "eval_datasets", "at least one dataset is needed")
         for key in self.eval_datasets:

@@ -50,6 +50,7 @@ STOR_ONLY = {"method.options.contrastive": "none", "method.options.pace": False,
 
 def cstp_presets() -> dict[str, TrialConfig]:
     """CSTP on the base presets; ``paper`` follows the public code (R(2+1)D, batch 60, lr 0.03,
-    300 epochs with half of them warm-up, gradient-norm clip 18, BYOL heads 512 -> 4096 -> 512)."""
-    return method_presets("cstp", paper={"pretrain.batch_size": 60, "method.options.proj_dim": 512,
+    300 epochs with half of them warm-up, gradient-norm clip 18, synchronised batch norm, BYOL
+    heads 512 -> 4096 -> 512)."""
+    return method_presets("cstp", paper={"pretrain.batch_size": 60, "pretrain.sync_batchnorm": True, "method.options.proj_dim": 512,
                                          "method.options.proj_hidden_dim": 4096})

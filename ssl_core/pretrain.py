@@ -32,6 +32,7 @@ class PretrainConfig:
     weight_decay: float = 5e-4
     warmup_epochs: int = 0
     grad_clip: float = 0.0
+    sync_batchnorm: bool = False  # DDP on GPUs only (torch's SyncBatchNorm has no CPU path)
     schedule: CurriculumConfig = field(default_factory=CurriculumConfig)
 
     def validate(self, prefix: str = "pretrain.") -> "PretrainConfig":
@@ -100,6 +101,8 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
     rank, world = _distributed()
     torch.manual_seed(seed + rank)
     method.to(device)
+    if world > 1 and config.sync_batchnorm:
+        method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
     model = torch.nn.parallel.DistributedDataParallel(method) if world > 1 else method
     optimiser = torch.optim.SGD(method.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(config))

@@ -113,3 +113,10 @@ def test_changing_the_method_drops_the_previous_methods_options():
     assert config.method.options == {"num_candidates": 3}
     assert with_factors(config, {"method.name": "scratch"}).method.options == {}
     assert with_factors(config, {"method.name": "cstp"}).method.options == {"num_candidates": 3}
+
+
+def test_synchronised_batch_norm_needs_gpus():
+    config = with_factors(TrialConfig(), {"pretrain.sync_batchnorm": True})
+    with pytest.raises(ConfigError, match="pretrain.sync_batchnorm"):
+        config.validate()
+    with_factors(config, {"resources.use_gpu": True}).validate()
