@@ -139,8 +139,12 @@ def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
                    if line_x not in (arm.get("factors") or {}) and arm["name"] != study.get("baseline_arm")]
         if lacking:
             raise ValueError(f"study.json: figure x {line_x!r} is not a factor of arm(s) {', '.join(lacking)}")
-    figure, axes = plt.subplots(1, max(1, len(metrics)), figsize=(4 * max(1, len(metrics)), 3.4), squeeze=False)
-    for axis, metric in zip(axes[0], metrics):
+    columns = min(4, max(1, len(metrics)))
+    rows = -(-max(1, len(metrics)) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.4 * rows), squeeze=False)
+    for axis in axes.flat[len(metrics):]:
+        axis.set_visible(False)
+    for axis, metric in zip(axes.flat, metrics):
         table = metric_table(study, results, metric)
         if line_x:
             table["x"] = [float(arm["factors"].get(line_x, "nan")) for arm in study["arms"]]
