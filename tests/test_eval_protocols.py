@@ -59,6 +59,19 @@ def test_finetune_leaves_the_given_backbone_untouched(smoke):
     assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())
 
 
+@pytest.mark.parametrize("flip", [True, False])
+def test_finetune_flips_training_clips_only_when_asked(smoke, monkeypatch, flip):
+    import ssl_core.eval.finetune as finetune_module
+
+    config, datasets = smoke
+    made = []
+    original = finetune_module.TrainClips
+    monkeypatch.setattr(finetune_module, "TrainClips", lambda *a, **k: made.append(k["flip"]) or original(*a, **k))
+    finetune_config = replace(config.eval.finetune, flip=flip)
+    finetune_module.finetune(_backbone(config), *datasets["hmdb"], finetune_config, clips_per_video=1)
+    assert made == [flip]
+
+
 def test_checkpoint_round_trip_gives_identical_features(smoke, tmp_path):
     config, datasets = smoke
     backbone = _backbone(config)

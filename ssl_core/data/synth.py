@@ -5,11 +5,23 @@ dataset of *real encoded video files* (MJPEG in ``.avi``) laid out exactly like 
 downloads, so that the same readers that serve real data are what gets exercised.
 
 Classes are defined by motion (direction, rotation, scaling, speed and speed changes,
-oscillation), never by appearance.  Appearance is structured like real data: a *group*
-(UCF101's actor/scene group) fixes the textured background and the object's shape and
-colour for all its clips; clips in a group vary position, size, speed and phase.  About a
-third of the clips get a camera pan (background and object translate together), and every
-frame gets mild sensor noise.  The output is deterministic for a seed.
+oscillation), never by appearance.  A *group* (UCF101's actor/scene group) fixes the scene:
+the textured background and a floor.  In ``ucf`` a group's scene is the same for every class
+(its splits hold out the same groups for all classes), so the scene carries no class
+information; in ``hmdb``, whose splits hold out different groups per class, the scene
+depends on (class, group) so that no test scene is seen in training.  The moving object's
+shape and colour are drawn per clip.  Clips in a group vary position, size, speed and phase.
+About a third of the clips get a camera pan (background, floor and object translate
+together), and every frame gets mild sensor noise.  The output is deterministic for a seed.
+
+Every frame shows which way is up (so rotation prediction is learnable): the scene is lit
+from above (it darkens towards the bottom) and a darker, striped floor band with a dark
+horizon line fills the bottom 20-28 % of the frame (objects move in front of it).
+
+Generator versions: 1 (scene and object per (class, group)); 4 (this one: floor and light
+from above, scene per group in ``ucf``, object per clip, objects 0.28-0.42 of the frame
+side, lower-contrast backgrounds, 1.6x faster linear motion, wrap-around that always leaves
+part of the object in view).
 
 Layouts (``ROOT`` is the dataset root)::
 
@@ -47,7 +59,7 @@ import numpy as np
 
 from ssl_core.data.splits import HMDB_SPLIT_DIR, HMDB_VIDEO_DIR, UCF_SPLIT_DIR, UCF_VIDEO_DIR
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 4
 META_FILENAME = "synth_meta.json"
 
 UCF_CLASSES: tuple[str, ...] = (
@@ -92,13 +104,17 @@ _GROUP_WORDS = (
 )
 
 _VARIANT_CODE = {"ucf": 1, "hmdb": 2}
-_TAG_GROUP, _TAG_CLIP, _TAG_SPLIT = 11, 12, 13
+_TAG_GROUP, _TAG_CLIP, _TAG_SPLIT, _TAG_OBJECT = 11, 12, 13, 14
 
 # Motion constants, in units of the frame side S = min(width, height) per frame.
-_V0 = 0.022  # normal linear speed: >= 0.26 S over 16 frames even at the slowest speed factor
+_V0 = 0.035  # normal linear speed: >= 0.44 S over 16 frames even at the slowest speed factor
 _PAN_SPEED = (0.004, 0.009)  # camera pan speed range (slower than any object motion)
 _PAN_PROB = 1.0 / 3.0
 _NOISE_SIGMA = 3.0  # sensor noise, in 0..255 units
+_SIZE = (0.28, 0.42)  # object extent range, fraction of S (zoom / pulse classes: _ZOOM_SIZE)
+_ZOOM_SIZE = (0.22, 0.32)
+_WRAP = 0.8  # wrap period = frame side + _WRAP * object extent
+_BG_CONTRAST = (25.0, 55.0)  # distance between the background texture's two colours (0..255)
 
 
 # ----------------------------------------------------------------------------------------
@@ -243,6 +259,10 @@ class _Group:
     shape: str
     object_rgb: tuple[int, int, int]
     marker_rgb: tuple[int, int, int]
+    colours: tuple  # the background's two colours
+    floor_rgb: tuple[float, float, float]
+    floor_frac: float  # floor band height / frame height
+    floor_period: float  # px period of the floor's horizontal stripes
 
 
 def _margin(width: int, height: int, num_frames: int) -> int:
@@ -258,7 +278,13 @@ def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
 
 def _render_group(variant: str, class_index: int, group: int, seed: int,
                   width: int, height: int, num_frames: int) -> _Group:
-    rng = np.random.default_rng([_TAG_GROUP, seed, _VARIANT_CODE[variant], class_index, group])
+    # ucf: the scene depends on the group only, so every class of group g shares it and
+    # appearance carries no class information (its splits hold out the same groups for every
+    # class, so no test scene is seen in training). hmdb holds out different groups per class:
+    # a shared scene would put one class's test scene into the others' training set, so there
+    # the scene depends on (class, group), like HMDB51's per-class movie clips.
+    key = [group] if variant == "ucf" else [class_index, group]
+    rng = np.random.default_rng([_TAG_GROUP, seed, _VARIANT_CODE[variant], *key])
     side = min(width, height)
     margin = _margin(width, height, num_frames)
     hc, wc = height + 2 * margin, width + 2 * margin
@@ -289,22 +315,47 @@ def _render_group(variant: str, class_index: int, group: int, seed: int,
     c1 = rng.uniform(25, 230, size=3)
     direction = rng.normal(size=3)
     direction /= np.linalg.norm(direction) + 1e-9
-    c2 = np.clip(c1 + direction * rng.uniform(50, 100), 0, 255)
+    c2 = np.clip(c1 + direction * rng.uniform(*_BG_CONTRAST), 0, 255)
     canvas = c1[None, None, :] + (c2 - c1)[None, None, :] * tex[..., None]
     canvas = np.clip(canvas + 0.5, 0, 255).astype(np.uint8)
 
+    shape, obj, marker = _draw_object(rng, c1, c2)
+    # orientation cues: a darker floor band at the bottom (horizontal stripes, a horizon line)
+    floor = _hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.2, 0.6), rng.uniform(0.25, 0.45))
+    return _Group(canvas=canvas, margin=margin, shape=shape, object_rgb=obj, marker_rgb=marker,
+                  colours=(tuple(float(v) for v in c1), tuple(float(v) for v in c2)), floor_rgb=tuple(float(v) for v in floor), floor_frac=float(rng.uniform(0.2, 0.28)),
+                  floor_period=float(rng.uniform(0.06, 0.1) * side))
+
+
+def _draw_object(rng: np.random.Generator, c1, c2):
+    """``(shape, object colour, marker colour)``: a saturated colour that stands out from both
+    background colours ``c1``, ``c2``."""
+    c1, c2 = np.asarray(c1, float), np.asarray(c2, float)
     shape = SHAPES[int(rng.integers(len(SHAPES)))]
     best, best_d = None, -1.0
-    for _ in range(64):  # saturated object colour that stands out from both background colours
+    for _ in range(64):
         cand = _hsv_to_rgb(rng.uniform(0, 1), rng.uniform(0.6, 1.0), rng.uniform(0.6, 1.0))
         d = min(np.linalg.norm(cand - c1), np.linalg.norm(cand - c2))
         if d > best_d:
             best, best_d = cand, d
         if d >= 110:
             break
-    obj = tuple(int(v) for v in best)
-    marker = tuple(int(v * 0.3) for v in best)
-    return _Group(canvas=canvas, margin=margin, shape=shape, object_rgb=obj, marker_rgb=marker)
+    return shape, tuple(int(v) for v in best), tuple(int(v * 0.3) for v in best)
+
+
+def _floor_and_light(bg: np.ndarray, grp: _Group, light: np.ndarray, rows: np.ndarray,
+                     floor_top: float) -> np.ndarray:
+    """The background lit from above, with the group's floor band from row ``floor_top`` down
+    (it moves with the camera's vertical pan): what makes "up" visible in every frame."""
+    out = bg.astype(np.float32) * light
+    depth = rows - floor_top  # (H, 1, 1) rows below the horizon
+    stripes = 0.85 + 0.15 * np.cos(2 * math.pi * depth / grp.floor_period)
+    floor = np.asarray(grp.floor_rgb, np.float32)[None, None, :] * stripes * (1.0 - 0.25 * depth / bg.shape[0])
+    on_floor = np.broadcast_to(depth >= 0, out.shape)
+    out = np.where(on_floor, floor, out)
+    horizon = np.abs(depth) < 0.75  # a dark horizon line
+    out = np.where(np.broadcast_to(horizon, out.shape), out * 0.4, out)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
 def _shape_polygon(shape: str) -> np.ndarray:
@@ -461,9 +512,10 @@ def _motion(class_name: str, rng: np.random.Generator, num_frames: int, width: i
 
 
 def _wrap(pos: np.ndarray, length: float, extent: float) -> np.ndarray:
-    """Wrap positions into [-extent/2, length + extent/2) (objects leaving re-enter)."""
-    period = length + extent
-    return np.mod(pos + extent / 2, period) - extent / 2
+    """Wrap positions into [-w/2, length + w/2) with w = _WRAP * extent (objects leaving
+    re-enter; w < extent so that some part of the object is always in view)."""
+    period = length + _WRAP * extent
+    return np.mod(pos + _WRAP * extent / 2, period) - _WRAP * extent / 2
 
 
 def _class_index(variant: str, class_name: str) -> int:
@@ -488,10 +540,13 @@ def render_clip(variant: str, class_name: str, *, seed: int = 0, group: int = 1,
     side = float(min(W, H))
     grp = _group or _render_group(variant, cidx, group, seed, W, H, T)
     rng = np.random.default_rng([_TAG_CLIP, seed, _VARIANT_CODE[variant], cidx, group, clip])
+    # the object (shape, colour) is drawn per clip, so the class cannot be read off it
+    shape, object_rgb, marker_rgb = _draw_object(
+        np.random.default_rng([_TAG_OBJECT, seed, _VARIANT_CODE[variant], cidx, group, clip]), *grp.colours)
 
-    size = rng.uniform(0.20, 0.35) * side
+    size = rng.uniform(*_SIZE) * side
     if class_name in ("ZoomIn", "ZoomOut", "pulse"):
-        size = rng.uniform(0.20, 0.30) * side
+        size = rng.uniform(*_ZOOM_SIZE) * side
     do_pan = rng.random() < _PAN_PROB
     pan_speed = rng.uniform(*_PAN_SPEED) * side
     pan_dir = rng.uniform(0, 2 * math.pi)
@@ -515,19 +570,23 @@ def render_clip(variant: str, class_name: str, *, seed: int = 0, group: int = 1,
     extents = size * scale
     max_ext = float(extents.max())
     xw, yw = _wrap(x, W, max_ext), _wrap(y, H, max_ext)
-    poly = _shape_polygon(grp.shape)
+    poly = _shape_polygon(shape)
     # the dark marker (which makes rotation visible) points at a vertex of the shape
-    mdeg = {"triangle": 30.0, "star": -18.0, "square": 45.0}.get(grp.shape, 0.0)
+    mdeg = {"triangle": 30.0, "star": -18.0, "square": 45.0}.get(shape, 0.0)
     marker_dir = 0.22 * np.array([math.cos(math.radians(mdeg)), math.sin(math.radians(mdeg))])
 
     background = np.empty((T, H, W, 3), np.uint8)
     frames = np.empty((T, H, W, 3), np.uint8)
     masks = np.zeros((T, H, W), np.uint8)
     fix = 16.0  # cv2 drawing with 4 fractional bits
+    rows = np.arange(H, dtype=np.float32)[:, None, None]
+    light = 1.18 - 0.4 * rows / H  # light from above: the scene darkens towards the bottom
+    cam_ref = grp.margin if do_pan else float(cam[0, 1])
     for i in range(T):
         m = np.array([[1.0, 0.0, -cam[i, 0]], [0.0, 1.0, -cam[i, 1]]], dtype=np.float64)
         bg = cv2.warpAffine(grp.canvas, m, (W, H), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_REFLECT)
+        bg = _floor_and_light(bg, grp, light, rows, H * (1 - grp.floor_frac) - (cam[i, 1] - cam_ref))
         background[i] = bg
         frame = bg.copy()
         ca, sa = math.cos(angle[i]), math.sin(angle[i])
@@ -536,20 +595,20 @@ def render_clip(variant: str, class_name: str, *, seed: int = 0, group: int = 1,
         local = (poly @ rot.T) * ext
         marker_local = rot @ marker_dir * ext
         marker_r = max(1.0, 0.15 * ext)
-        for dx in (0.0, -(W + max_ext)):
+        for dx in (0.0, -(W + _WRAP * max_ext)):
             cx = xw[i] + dx
             if cx + ext < 0 or cx - ext > W:
                 continue
-            for dy in (0.0, -(H + max_ext)):
+            for dy in (0.0, -(H + _WRAP * max_ext)):
                 cy = yw[i] + dy
                 if cy + ext < 0 or cy - ext > H:
                     continue
                 pts = np.round((local + [cx, cy]) * fix).astype(np.int32)
-                cv2.fillPoly(frame, [pts], grp.object_rgb, cv2.LINE_AA, 4)
+                cv2.fillPoly(frame, [pts], object_rgb, cv2.LINE_AA, 4)
                 cv2.fillPoly(masks[i], [pts], 1, cv2.LINE_8, 4)
                 mc = np.round((marker_local + [cx, cy]) * fix).astype(np.int32)
                 cv2.circle(frame, (int(mc[0]), int(mc[1])), int(round(marker_r * fix)),
-                           grp.marker_rgb, -1, cv2.LINE_AA, 4)
+                           marker_rgb, -1, cv2.LINE_AA, 4)
         frames[i] = frame
 
     noise_rng = np.random.default_rng(noise_seed)
@@ -563,8 +622,8 @@ def render_clip(variant: str, class_name: str, *, seed: int = 0, group: int = 1,
         centers=np.stack([xw, yw], 1),
         angles=angle,
         extents=extents,
-        object_rgb=grp.object_rgb,
-        shape=grp.shape,
+        object_rgb=object_rgb,
+        shape=shape,
         panned=do_pan,
         pan_velocity=(float(pv[0]), float(pv[1])),
     )

@@ -87,14 +87,14 @@ PRESETS: dict[str, DownstreamConfig] = {
     "smoke": DownstreamConfig(
         backbone=BackboneConfig("r3d_18", 0.125),
         clip=ClipConfig(num_frames=4, stride=2, resize=(32, 32), crop=24),
-        eval=EvalConfig(clips_per_video=2, batch_size=16, linear_steps=50, finetune=FinetuneConfig(epochs=1, batch_size=8)),
+        eval=EvalConfig(clips_per_video=2, batch_size=16, linear_steps=50, finetune=FinetuneConfig(epochs=1, batch_size=8, flip=False)),
         data=DataConfig(synth=SynthConfig(width=32, height=32, num_frames=20, groups=3, clips_per_group=2)),
     ),
     # a laptop: a few minutes on 2 CPU cores
     "default": DownstreamConfig(
         backbone=BackboneConfig("r3d_18", 0.25),
         clip=ClipConfig(num_frames=8, stride=2, resize=(40, 40), crop=32),
-        eval=EvalConfig(clips_per_video=4, batch_size=32, finetune=FinetuneConfig(epochs=16, batch_size=16, lr=0.01)),
+        eval=EvalConfig(clips_per_video=4, batch_size=32, finetune=FinetuneConfig(epochs=16, batch_size=16, lr=0.01, flip=False)),
     ),
     # the papers' protocol (STS section 5, V3S section 4): for a GPU machine and real data
     "paper": DownstreamConfig(

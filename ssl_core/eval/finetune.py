@@ -27,6 +27,7 @@ class FinetuneConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     dropout: float = 0.5
+    flip: bool = True  # off for the embedded data: its classes include left vs right motion
 
     def validate(self, prefix: str = "finetune.") -> "FinetuneConfig":
         require(self.epochs >= 1, prefix + "epochs", f"must be >= 1, got {self.epochs}")
@@ -55,7 +56,7 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
     config.validate()
     torch.manual_seed(seed)
     model = VideoClassifier(copy.deepcopy(backbone), train_videos.num_classes, config.dropout).to(device)
-    train_set = TrainClips(train_videos, seed=seed)
+    train_set = TrainClips(train_videos, seed=seed, flip=config.flip)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed), drop_last=len(train_set) > config.batch_size)
     optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
