@@ -23,6 +23,9 @@ from ssl_core.curriculum import CurriculumConfig, active_indices
 from ssl_core.data.dataset import SeededExamples, VideoCollection
 
 
+OPTIMISERS = ("sgd", "adamw")
+
+
 @dataclass(frozen=True)
 class PretrainConfig:
     epochs: int = 5
@@ -32,6 +35,7 @@ class PretrainConfig:
     weight_decay: float = 5e-4
     warmup_epochs: int = 0
     grad_clip: float = 0.0
+    optimiser: str = "sgd"  # "sgd" (the papers) or "adamw" (momentum is then unused)
     sync_batchnorm: bool = False  # DDP on GPUs only (torch's SyncBatchNorm has no CPU path)
     schedule: CurriculumConfig = field(default_factory=CurriculumConfig)
 
@@ -40,9 +44,16 @@ class PretrainConfig:
         require(self.batch_size >= 1, prefix + "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
         require(0 <= self.warmup_epochs <= max(self.epochs, 0), prefix + "warmup_epochs", f"must be in [0, epochs], got {self.warmup_epochs}")
+        require(self.optimiser in OPTIMISERS, prefix + "optimiser", f"must be one of {OPTIMISERS}, got {self.optimiser!r}")
         require(self.grad_clip >= 0, prefix + "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
         self.schedule.validate(prefix + "schedule.")
         return self
+
+
+def make_optimiser(parameters, config: PretrainConfig) -> torch.optim.Optimizer:
+    if config.optimiser == "adamw":
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 class PretextExamples(SeededExamples):
@@ -104,7 +115,7 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
     if world > 1 and config.sync_batchnorm:
         method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
     model = torch.nn.parallel.DistributedDataParallel(method) if world > 1 else method
-    optimiser = torch.optim.SGD(method.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimiser = make_optimiser(method.parameters(), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(config))
     start_epoch = 0
     if state is not None:

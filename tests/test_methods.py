@@ -120,3 +120,14 @@ def test_synchronised_batch_norm_needs_gpus():
     with pytest.raises(ConfigError, match="pretrain.sync_batchnorm"):
         config.validate()
     with_factors(config, {"resources.use_gpu": True}).validate()
+
+
+def test_optimiser_choice_is_validated_and_used():
+    from ssl_core.pretrain import make_optimiser
+
+    with pytest.raises(ConfigError, match="pretrain.optimiser"):
+        PretrainConfig(optimiser="lamb").validate()
+    parameters = [torch.nn.Parameter(torch.zeros(2))]
+    assert isinstance(make_optimiser(parameters, PretrainConfig(optimiser="adamw")), torch.optim.AdamW)
+    sgd = make_optimiser(parameters, PretrainConfig(lr=0.2, momentum=0.8))
+    assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.8 and sgd.defaults["lr"] == 0.2
