@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 import ray
 from ray.data import ActorPoolStrategy, DataContext
 
+from ray_jobs.session import start_ray
 from ssl_core.config import ConfigError, from_dict, require, to_dict
 from ssl_core.data.splits import VideoEntry
 from ssl_core.labels.store import (
@@ -104,14 +104,6 @@ def run_shards(store_dir: Path, shards: Sequence[Shard], config: LabelPipelineCo
                 f"{len(json.loads(row['failed']))} failed")
 
 
-def _start_ray(address: str | None, num_cpus: float | None) -> None:
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(address="local", num_cpus=int(num_cpus) if num_cpus else os.cpu_count(), include_dashboard=False,
-                 _node_ip_address="127.0.0.1", log_to_driver=False)
-
-
 def ensure_labels(dataset_dir: str | Path, out_dir: str | Path, config: LabelPipelineConfig, num_cpus: float | None = None,
                   log: Callable[[str], Any] = print, address: str | None = None) -> Path:
     """Make sure the label store of ``dataset_dir`` for ``config`` is complete under ``out_dir``; return its path.
@@ -132,7 +124,7 @@ def ensure_labels(dataset_dir: str | Path, out_dir: str | Path, config: LabelPip
     if pending:
         started = not ray.is_initialized()
         if started:
-            _start_ray(address, num_cpus)
+            start_ray(address, num_cpus)
         try:
             run_shards(store_dir, pending, config, num_cpus, log)
         finally:

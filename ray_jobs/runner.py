@@ -12,6 +12,7 @@ from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from ray_jobs.labels import ensure_labels
+from ray_jobs.session import start_ray
 from ray_jobs.study import Study
 from ray_jobs.trial import run_trial, summary_path
 from ssl_core.eval.downstream import DATASET_KEYS
@@ -53,14 +54,6 @@ def write_summary(study_dir: Path, study: Study, result: dict) -> None:
     summary = {"study": study.name, "status": "completed", "metrics": metrics,
                "factors": {**factors, **(result.get("searched") or {})}, **{k: result.get(k) for k in SUMMARY_KEYS}}
     write_json(summary_path(study_dir, result["key"]), summary)
-
-
-def start_ray(address: str | None) -> None:
-    if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    else:
-        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
-                 log_to_driver=False, runtime_env={"env_vars": {k: v for k, v in os.environ.items() if k.startswith("SSL_ABLATE_")}})
 
 
 def trial_resources(configs) -> dict:

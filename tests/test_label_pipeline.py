@@ -111,7 +111,7 @@ def test_second_run_does_nothing_and_starts_no_ray_work(dataset, reference, monk
         raise AssertionError("Ray work on an up-to-date store")
 
     monkeypatch.setattr(labels, "run_shards", no_ray)
-    monkeypatch.setattr(labels, "_start_ray", no_ray)
+    monkeypatch.setattr(labels, "start_ray", no_ray)
     logged: list[str] = []
     assert labels.ensure_labels(dataset, reference.parent, CONFIG, log=logged.append) == reference
     assert mtimes(reference) == before
@@ -257,7 +257,7 @@ def test_bad_config_fails_naming_the_field_before_ray(dataset, tmp_path, monkeyp
         raise AssertionError("Ray work with a bad config")
 
     monkeypatch.setattr(labels, "run_shards", no_ray)
-    monkeypatch.setattr(labels, "_start_ray", no_ray)
+    monkeypatch.setattr(labels, "start_ray", no_ray)
     with pytest.raises(ConfigError) as error:
         labels.ensure_labels(dataset, tmp_path / "out", replace(CONFIG, **change))
     assert error.value.field == field

@@ -120,9 +120,10 @@ class STS(PretextMethod):
         self.indices = options.label_indices
         self._store = None
         self._store_missing = False
-        columns = self._columns()
+        self.columns = columns = self._columns()
         self.register_buffer("column_label", torch.tensor([k for k, _, _ in columns]), persistent=False)
         self.register_buffer("column_is_motion", torch.tensor([self.indices[k] < NUM_MOTION for k, _, _ in columns]), persistent=False)
+        self.register_buffer("label_is_motion", torch.tensor([i < NUM_MOTION for i in self.indices]), persistent=False)
         if options.target == "classification":
             classes = num_classes(clip.num_frames if clip is not None else 16)
             # +1: class 0 is the official "no motion" pattern-1 label; labels are otherwise 1-based
@@ -222,13 +223,13 @@ class STS(PretextMethod):
             outputs = self.head(features)
             per_column = ((outputs - targets) ** 2).mean(dim=0)
             correct = self._label_correct((outputs.round() == targets).float())
-        loss = self._weighted(per_column, self.column_is_motion if self.options.target != "classification" else self._label_is_motion())
+        loss = self._weighted(per_column, self.label_is_motion if self.options.target == "classification" else self.column_is_motion)
         return loss, {"pretext/acc": correct.mean().detach()}
 
     def _regression_targets(self, labels: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` labels -> ``(B, columns)`` float targets (2-D coordinates where asked)."""
         columns = []
-        for k, pattern, coordinate in self._columns():
+        for k, pattern, coordinate in self.columns:
             value = labels[:, k]
             columns.append(getattr(self, f"coordinates{pattern}")[value, coordinate] if pattern else value)
         return torch.stack(columns, dim=1).float()
@@ -236,9 +237,6 @@ class STS(PretextMethod):
     def _label_correct(self, column_correct: torch.Tensor) -> torch.Tensor:
         """``(B, columns)`` -> ``(B, L)``: a label is right when all its columns are."""
         return torch.stack([column_correct[:, self.column_label == k].min(dim=1).values for k in range(len(self.indices))], dim=1)
-
-    def _label_is_motion(self) -> torch.Tensor:
-        return torch.tensor([i < NUM_MOTION for i in self.indices], device=self.column_is_motion.device)
 
     def _weighted(self, per_column: torch.Tensor, is_motion: torch.Tensor) -> torch.Tensor:
         """lambda_m * mean over motion terms + lambda_a * mean over appearance terms (kinds present)."""

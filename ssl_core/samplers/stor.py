@@ -43,6 +43,7 @@ import cv2
 import numpy as np
 
 from ssl_core.data.augment import random_quarter_turn
+from ssl_core.data.clips import clip_indices, clip_span, random_clip_start
 
 PLAYBACK_RATES: tuple[int, ...] = (1, 2, 4, 8)
 MIN_CANDIDATES, MAX_CANDIDATES = 2, 7
@@ -133,7 +134,7 @@ def temporal_offset(rate: float, num_frames: int, playback_rate: int) -> int:
 
 def draw_playback_rate(video_length: int, num_frames: int, rates: tuple[int, ...], rng: np.random.Generator) -> int:
     """Index into ``rates``, uniform over those whose span fits in the video (0 when none does)."""
-    fitting = [i for i, p in enumerate(rates) if (num_frames - 1) * p + 1 <= video_length]
+    fitting = [i for i, p in enumerate(rates) if clip_span(num_frames, p) <= video_length]
     return int(rng.choice(fitting)) if fitting else 0
 
 
@@ -141,7 +142,7 @@ def place_temporal(video_length: int, num_frames: int, playback_rate: int, rate:
                    rng: np.random.Generator, max_tries: int) -> tuple[int, int] | None:
     """``(start1, start2)`` with ``|start2 - start1| = round((1 - rate) * L)``, both clips inside
     the video; ``None`` when no such placement exists."""
-    last_start = video_length - ((num_frames - 1) * playback_rate + 1)
+    last_start = video_length - clip_span(num_frames, playback_rate)
     offset = temporal_offset(rate, num_frames, playback_rate)
     if last_start < offset:
         return None
@@ -159,14 +160,14 @@ def sample_temporal(video_length: int, settings: STORSettings, rng: np.random.Ge
     num_frames, rates = settings.num_frames, settings.playback_rates
     temporal = int(rng.integers(settings.num_candidates))
     pace = draw_playback_rate(video_length, num_frames, rates, rng)
-    if (num_frames - 1) * rates[pace] + 1 > video_length:
+    if clip_span(num_frames, rates[pace]) > video_length:
         return settings.num_candidates - 1, pace, 0, 0, True
     rate = candidate_rates(settings.num_candidates)[temporal]
     for index in range(pace, -1, -1):
         starts = place_temporal(video_length, num_frames, rates[index], rate, rng, settings.max_tries)
         if starts is not None:
             return temporal, index, starts[0], starts[1], False
-    start = int(rng.integers(0, video_length - ((num_frames - 1) * rates[pace] + 1) + 1))
+    start = random_clip_start(video_length, num_frames, rates[pace], rng)
     return settings.num_candidates - 1, pace, start, start, False
 
 
@@ -239,7 +240,7 @@ def crop_resize(video: np.ndarray, box: Box, size: int) -> np.ndarray:
 
 def frame_indices(start: int, num_frames: int, playback_rate: int, video_length: int) -> np.ndarray:
     """``start + p * arange(num_frames)``, looped modulo the video length."""
-    return (start + playback_rate * np.arange(num_frames)) % video_length
+    return clip_indices(start, num_frames, playback_rate) % video_length
 
 
 class STORSampler:
