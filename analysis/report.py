@@ -3,9 +3,20 @@
     python -m analysis.report RESULTS_DIR     # rebuilds results.csv/.parquet, report.md, report.png
 
 Per metric of ``study.json``, one table row per arm in study order: factor settings, our mean ±
-sample std (ddof=1) over completed seeds in % (1 decimal; no ± with a single seed), n, the
-paper's value (%), and the delta to the baseline arm (our mean - baseline mean, in points);
-below it Kendall's tau-b between our arm means and the paper's values over the arms having both.
+sample std (ddof=1) over completed seeds in % (1 decimal; no ± with a single seed), the chance
+level, n, the paper's value (%), and the delta to the baseline arm (our mean - baseline mean, in
+points); below it Kendall's tau-b between our arm means and the paper's values over the arms having both.
+
+Each delta carries a 95 % t interval over seeds (``analysis.stats.delta_interval``): a **paired**
+interval on the per-seed differences when the arm and the baseline completed the same set of
+seeds (n >= 2), a **Welch** interval otherwise; none ("n/a") when either side has fewer than 2
+seeds. ✱ marks an interval that excludes 0 (the difference is beyond seed noise at that level).
+The baseline arm itself has delta 0 and no interval.
+
+Chance levels: a metric ``M`` may come with a per-trial ``M_chance`` metric (a fraction, like
+every accuracy); its mean over an arm's completed seeds is shown beside that arm's mean (in %)
+wherever a table of ``M`` is written and some arm has it. ``*_chance`` metrics never get a table
+(or a figure panel) of their own.
 """
 from __future__ import annotations
 
@@ -18,29 +29,50 @@ import pandas as pd
 
 from analysis.paper import kendall_tau_b, paper_value
 from analysis.results import collect_results, load_study, write_results
+from analysis.stats import NO_INTERVAL, delta_interval
 from ssl_core.io import atomic_write_bytes, atomic_write_text
 
 FIGURE = "report.png"
+CHANCE_SUFFIX = "_chance"
+TABLE_COLUMNS = ["arm", "factors", "mean", "std", "n", "chance", "paper",
+                 "delta", "delta_low", "delta_high", "delta_method", "beyond_noise"]
+
+
+def reported_metrics(study: dict) -> list[dict]:
+    """The metrics of ``study.json`` that get a table and a figure panel: all but the ``*_chance`` levels."""
+    return [metric for metric in study["metrics"] if not metric["name"].endswith(CHANCE_SUFFIX)]
+
+
+def _seed_values(results: pd.DataFrame, metric_name: str, arm: str | None) -> pd.Series:
+    """One arm's completed values of one metric in %, indexed by seed (NaN values dropped)."""
+    rows = results[(results["metric"] == metric_name) & (results["status"] == "completed") & (results["arm"] == arm)]
+    return pd.Series(100 * rows["value"].astype(float).to_numpy(), index=rows["seed"].to_numpy(), dtype=float).dropna()
 
 
 def metric_table(study: dict, results: pd.DataFrame, metric: dict) -> pd.DataFrame:
-    """One row per arm (study order): mean and sample std over completed seeds in %, n, paper %, delta (points)."""
-    done = results[(results["metric"] == metric["name"]) & (results["status"] == "completed")]
+    """One row per arm (study order): mean and sample std over completed seeds in %, n, the chance level
+    (mean of ``<metric>_chance`` in %), paper %, delta to the baseline (points) with its 95 % interval
+    (``delta_low``, ``delta_high``, ``delta_method`` "paired"/"welch"/None) and ``beyond_noise``
+    (the interval excludes 0)."""
+    baseline = study.get("baseline_arm")
+    arms = [arm["name"] for arm in study["arms"]]
+    if baseline and baseline not in arms:
+        raise ValueError(f"study.json: baseline_arm {baseline!r} is not one of the arms ({', '.join(arms)})")
+    base_values = _seed_values(results, metric["name"], baseline)
     rows = []
     for arm in study["arms"]:
-        values = 100 * done.loc[done["arm"] == arm["name"], "value"].astype(float).dropna()
+        values = _seed_values(results, metric["name"], arm["name"])
+        compared = bool(baseline) and arm["name"] != baseline
+        interval = delta_interval(values, base_values) if compared else NO_INTERVAL
         paper = paper_value(study.get("table"), arm.get("paper"), metric.get("paper"))
         rows.append({"arm": arm["name"], "factors": ", ".join(f"{k}={v}" for k, v in (arm.get("factors") or {}).items()),
-                     "mean": values.mean() if len(values) else float("nan"),
-                     "std": values.std(ddof=1) if len(values) > 1 else float("nan"), "n": len(values),
-                     "paper": float("nan") if paper is None else paper})
-    table = pd.DataFrame(rows, columns=["arm", "factors", "mean", "std", "n", "paper"])
-    baseline = study.get("baseline_arm")
-    if baseline and baseline not in set(table["arm"]):
-        raise ValueError(f"study.json: baseline_arm {baseline!r} is not one of the arms ({', '.join(table['arm'])})")
-    base_mean = table.loc[table["arm"] == baseline, "mean"].iloc[0] if baseline else float("nan")
-    table["delta"] = table["mean"] - base_mean
-    return table
+                     "mean": values.mean(), "std": values.std(ddof=1), "n": len(values),
+                     "chance": _seed_values(results, metric["name"] + CHANCE_SUFFIX, arm["name"]).mean(),
+                     "paper": float("nan") if paper is None else paper,
+                     "delta": values.mean() - base_values.mean() if baseline else float("nan"),
+                     "delta_low": interval.low, "delta_high": interval.high, "delta_method": interval.method,
+                     "beyond_noise": interval.excludes_zero})
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 def _cell(value, digits: int = 1, signed: bool = False) -> str:
@@ -52,6 +84,41 @@ def _cell(value, digits: int = 1, signed: bool = False) -> str:
 def _md(text) -> str:
     """A markdown table cell: pipes escaped."""
     return str(text).replace("|", "\\|")
+
+
+def _ours_cell(row: pd.Series) -> str:
+    """Our mean ± sample std (the mean alone with a single seed)."""
+    return _cell(row["mean"]) if pd.isna(row["std"]) else f"{_cell(row['mean'])} ± {_cell(row['std'])}"
+
+
+def _delta_cell(row: pd.Series, baseline: str | None) -> str:
+    """``+12.3 [+4.1, +20.5] ✱``: delta, its 95 % interval, ✱ when the interval excludes 0; the baseline: delta only."""
+    delta = _cell(row["delta"], signed=True)
+    if pd.isna(row["delta"]) or row["arm"] == baseline:
+        return delta
+    if pd.isna(row["delta_method"]):
+        return f"{delta} [n/a]"
+    interval = f"{delta} [{_cell(row['delta_low'], signed=True)}, {_cell(row['delta_high'], signed=True)}]"
+    return f"{interval} ✱" if row["beyond_noise"] else interval
+
+
+def _has_chance(table: pd.DataFrame) -> bool:
+    return bool(table["chance"].notna().any())
+
+
+def delta_note(tables: pd.DataFrame, baseline: str | None) -> str:
+    """The sentence under a table with Δ cells: what Δ, [low, high] and ✱ are, and which interval each arm got."""
+    if not baseline:
+        return "Δ: – (study.json names no baseline arm)."
+    compared = tables[(tables["arm"] != baseline) & tables["delta"].notna()]
+    welch = list(dict.fromkeys(compared.loc[compared["delta_method"] == "welch", "arm"]))
+    lacking = list(dict.fromkeys(compared.loc[compared["delta_method"].isna(), "arm"]))
+    paired = (compared["delta_method"] == "paired").any()
+    kinds = ["paired t on the per-seed differences (same seeds in both arms)"] if paired else []
+    kinds += [f"Welch t for {', '.join(welch)} (seeds differ from {baseline}'s)"] if welch else []
+    kinds += [f"n/a for {', '.join(lacking)} (fewer than 2 seeds on a side)"] if lacking else []
+    return (f"Δ: our mean − {baseline}'s mean, in points; [low, high]: 95 % interval over seeds, "
+            f"{', '.join(kinds) or 'n/a'}; ✱ the interval excludes 0 (a zero-width interval is not marked).")
 
 
 def tau_line(table: pd.DataFrame) -> str:
@@ -67,21 +134,39 @@ def tau_line(table: pd.DataFrame) -> str:
 
 def paper_layout(study: dict, results: pd.DataFrame) -> list[str]:
     """The paper table's layout: one row per arm, for each metric the paper reports our
-    mean ± std, the paper's value and our delta to the baseline, side by side."""
-    metrics = [metric for metric in study["metrics"] if metric.get("paper")]
+    mean ± std, the chance level (when known), the paper's value and our delta to the baseline, side by side."""
+    metrics = [metric for metric in reported_metrics(study) if metric.get("paper")]
     if not study.get("table") or not metrics:
         return []
+    baseline = study.get("baseline_arm")
     tables = [metric_table(study, results, metric) for metric in metrics]
-    header = "| arm | " + " | ".join(f"`{m['name']}` ours | paper | Δ" for m in metrics) + " |"
-    lines = [f"## Paper layout ({study['table']})", "", header, "|---|" + "---|---|---|" * len(metrics)]
+    groups = [[f"`{m['name']}` ours"] + (["chance"] if _has_chance(t) else []) + ["paper", "Δ"] for m, t in zip(metrics, tables)]
+    titles = ["arm"] + [title for group in groups for title in group]
+    lines = [f"## Paper layout ({study['table']})", "", "| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for position, arm in enumerate(study["arms"]):
         cells = []
         for table in tables:
             row = table.iloc[position]
-            ours = _cell(row["mean"]) if pd.isna(row["std"]) else f"{_cell(row['mean'])} ± {_cell(row['std'])}"
-            cells += [ours, _cell(row["paper"]), _cell(row["delta"], signed=True)]
+            cells += [_ours_cell(row)] + ([_cell(row["chance"])] if _has_chance(table) else [])
+            cells += [_cell(row["paper"]), _delta_cell(row, baseline)]
         lines.append(f"| {_md(arm['name'])} | " + " | ".join(cells) + " |")
-    return lines + ["", f"Δ: our mean minus the {study.get('baseline_arm') or '–'} arm's, in points.", ""]
+    return lines + ["", delta_note(pd.concat(tables), baseline), ""]
+
+
+def metric_section(study: dict, results: pd.DataFrame, metric: dict) -> list[str]:
+    """The report's table of one metric (a ``chance (%)`` column when some arm has ``<metric>_chance``),
+    the Δ note and Kendall's tau below it."""
+    baseline = study.get("baseline_arm")
+    table = metric_table(study, results, metric)
+    chance = _has_chance(table)
+    titles = ["arm", "factors", "ours (%)"] + (["chance (%)"] if chance else [])
+    titles += ["n", "paper (%)", f"Δ vs {baseline or '–'} (points)"]
+    lines = [f"## `{metric['name']}`", "", "| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
+    for _, row in table.iterrows():
+        cells = [_md(row["arm"]), _md(row["factors"]), _ours_cell(row)] + ([_cell(row["chance"])] if chance else [])
+        cells += [str(row["n"]), _cell(row["paper"]), _delta_cell(row, baseline)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + ["", delta_note(table, baseline), "", tau_line(table), ""]
 
 
 def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -> str:
@@ -97,15 +182,8 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
              f"seeds {', '.join(map(str, study['seeds']))} · baseline arm {baseline or '–'} · generated {generated}", "",
              f"Trials completed: {completed} of {len(trials)} (arm × seed).", ""]
     lines += paper_layout(study, results)
-    for metric in study["metrics"]:
-        table = metric_table(study, results, metric)
-        lines += [f"## `{metric['name']}`", "",
-                  f"| arm | factors | ours (%) | n | paper (%) | Δ vs {baseline or '–'} (points) |", "|---|---|---|---|---|---|"]
-        for row in table.itertuples():
-            ours = _cell(row.mean) if pd.isna(row.std) else f"{_cell(row.mean)} ± {_cell(row.std)}"
-            lines.append(f"| {_md(row.arm)} | {_md(row.factors)} | {ours} | {row.n} | {_cell(row.paper)} | "
-                         f"{_cell(row.delta, signed=True)} |")
-        lines += ["", tau_line(table), ""]
+    for metric in reported_metrics(study):
+        lines += metric_section(study, results, metric)
     missing = trials[trials["status"] == "missing"]
     if len(missing):
         lines += ["Missing trials (no summary): " + ", ".join(f"{r.arm} seed {r.seed}" for r in missing.itertuples()) + ".", ""]
@@ -114,7 +192,8 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
         lines += ["Trials that did not complete: " + ", ".join(f"{r.arm} seed {r.seed} ({r.status})" for r in other.itertuples()) + ".", ""]
     versions = sorted(set(results.loc[results["status"] == "completed", "code_version"].dropna().astype(str)))
     lines += [f"Ours: mean ± sample std over completed seeds, measured at preset `{study['preset']}` — embedded synthetic "
-              "data unless a dataset path was given; not the paper's data or schedule. Paper: the published number for the "
+              "data unless a dataset path was given; not the paper's data or schedule. Chance: the mean of the trials' "
+              "`<metric>_chance` values, where reported. Paper: the published number for the "
               f"same setting (%). Code version(s): {', '.join(versions) or '–'}. Figure: [{FIGURE}]({FIGURE}).", ""]
     return "\n".join(lines)
 
@@ -131,7 +210,7 @@ def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
 
     study = load_study(results_dir)
     results = collect_results(results_dir) if results is None else results
-    metrics = study["metrics"]
+    metrics = reported_metrics(study)
     figure_spec = study.get("figure") or {"kind": "bar", "x": None}
     line_x = figure_spec.get("x") if figure_spec.get("kind") == "line" else None
     if line_x:

@@ -8,6 +8,7 @@ scheduling and distribution around these functions.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -120,3 +121,24 @@ def pretrain_trial(config: TrialConfig, pretrain_data, state: dict | None = None
 
 def evaluate_trial(config: TrialConfig, backbone, eval_data, device="cpu") -> dict[str, float]:
     return evaluate(backbone, eval_data, dataclasses.replace(config.eval, seed=config.seed), device)
+
+
+def run_trial(config: TrialConfig, data=None, device="cpu") -> dict[str, float]:
+    """Pretrain (unless ``scratch``) and evaluate one trial in this process, without Ray.
+
+    ``data`` is ``load_trial_data(config)`` when already decoded. Returns the evaluation
+    metrics, the last epoch's ``pretext/*`` metrics and ``time/pretrain_s``, ``time/eval_s``.
+    """
+    config.validate()
+    pretrain_data, eval_data = data if data is not None else load_trial_data(config)
+    history: list[dict] = []
+    started = time.perf_counter()
+    method = pretrain_trial(config, pretrain_data, on_epoch_end=lambda metrics, state: history.append(dict(metrics)),
+                            device=device)
+    pretrained = time.perf_counter()
+    metrics = evaluate_trial(config, method.backbone, eval_data, device)
+    if history:
+        metrics.update({name: float(value) for name, value in history[-1].items() if name.startswith("pretext/")})
+    metrics["time/pretrain_s"] = pretrained - started
+    metrics["time/eval_s"] = time.perf_counter() - pretrained
+    return metrics

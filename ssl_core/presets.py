@@ -20,7 +20,10 @@ def _from_downstream(name: str, pretrain: PretrainConfig, resources: ResourceCon
 
 BASE_PRESETS: dict[str, TrialConfig] = {
     "smoke": _from_downstream("smoke", PretrainConfig(epochs=2, batch_size=8, lr=0.05)),
-    "default": _from_downstream("default", PretrainConfig(epochs=10, batch_size=16, lr=0.05, warmup_epochs=1)),
+    # AdamW (not the papers' SGD): in the few hundred steps a laptop allows, SGD left every
+    # pretext loss at its starting value (README, "The laptop preset").
+    "default": _from_downstream("default", PretrainConfig(epochs=10, batch_size=16, lr=2e-3, weight_decay=0.05,
+                                                          optimiser="adamw", warmup_epochs=1)),
     "paper": _from_downstream(
         "paper",
         PretrainConfig(epochs=300, batch_size=30, lr=0.03, weight_decay=5e-4, warmup_epochs=150, grad_clip=18.0),
@@ -54,3 +57,21 @@ def cstp_presets() -> dict[str, TrialConfig]:
     heads 512 -> 4096 -> 512)."""
     return method_presets("cstp", paper={"pretrain.batch_size": 60, "pretrain.sync_batchnorm": True, "method.options.proj_dim": 512,
                                          "method.options.proj_hidden_dim": 4096})
+
+
+# The arms of benchmarks/learning_check.py: (method, its options) at each method's presets.
+LEARNING_CHECK_ARMS: dict[str, tuple[str, dict]] = {
+    "random_init": ("scratch", {}),
+    "sts": ("sts", {}),
+    "cstp": ("cstp", {}),
+    "rotation": ("rotation", {}),
+    "cstp_stor_n5": ("cstp", {**{path.rsplit(".", 1)[1]: value for path, value in STOR_ONLY.items()}, "num_candidates": 5}),
+}
+
+
+def learning_check_config(arm: str, preset: str = "default", seed: int = 0) -> TrialConfig:
+    """The learning check's trial for ``arm`` (a key of :data:`LEARNING_CHECK_ARMS`): linear probe + kNN."""
+    method, options = LEARNING_CHECK_ARMS[arm]
+    presets = cstp_presets() if method == "cstp" else method_presets(method)
+    config = with_factors(presets[preset], {f"method.options.{key}": value for key, value in options.items()})
+    return with_factors(config, {"eval.protocols": ("linear", "knn"), "seed": seed})

@@ -136,7 +136,7 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         metrics["epoch"] = epoch + 1
         metrics["pretext/videos"] = len(active)
         if val_videos is not None and len(val_videos):
-            metrics["pretext/acc"] = pretext_accuracy(method, val_videos, config.batch_size, seed, device)
+            metrics.update(held_out_metrics(method, val_videos, config.batch_size, seed, device))
         if on_epoch_end is not None:
             on_epoch_end(metrics, {"epoch": epoch + 1, "model": method.state_dict(), "optimiser": optimiser.state_dict(),
                                    "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
@@ -167,19 +167,37 @@ def _train_epoch(model, method, loader, optimiser, config: PretrainConfig, devic
 
 
 @torch.no_grad()
-def pretext_accuracy(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu") -> float:
-    """Pretext accuracy on held-out videos, one fixed example per video (same draws every epoch)."""
+def held_out_metrics(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu") -> dict[str, float]:
+    """Pretext accuracies on held-out videos, one fixed example per video (same draws every epoch).
+
+    Every accuracy the method's ``forward`` reports (``pretext/acc``, ``pretext/<task>_acc``, ...)
+    averaged over the examples, and beside each the chance level ``<name>_chance`` the
+    method derives from the held-out targets (:meth:`PretextMethod.chance_levels`).
+    """
     was_training = method.training
     method.eval()
     examples = PretextExamples(videos, method.sample_video, seed + 10_000)
-    correct, seen = 0.0, 0
+    totals: dict[str, float] = {}
+    targets: dict[str, list[torch.Tensor]] = {}
+    seen = 0
     try:
         for batch in DataLoader(examples, batch_size=batch_size):
             batch = {k: v.to(device) for k, v in batch.items()}
             _, metrics = method(batch)
             size = len(next(iter(batch.values())))
-            correct += float(metrics["pretext/acc"]) * size
+            for name, value in metrics.items():
+                if name.endswith("acc") or "acc_" in name:
+                    totals[name] = totals.get(name, 0.0) + float(value) * size
+            for name, value in method.task_targets(batch).items():
+                targets.setdefault(name, []).append(value.cpu())
             seen += size
     finally:
         method.train(was_training)
-    return correct / max(seen, 1)
+    result = {name: total / max(seen, 1) for name, total in totals.items()}
+    result.update(method.chance_levels({name: torch.cat(parts) for name, parts in targets.items()}))
+    return result
+
+
+def pretext_accuracy(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu") -> float:
+    """``pretext/acc`` of :func:`held_out_metrics`."""
+    return held_out_metrics(method, videos, batch_size, seed, device)["pretext/acc"]

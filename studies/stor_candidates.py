@@ -5,11 +5,23 @@ base augmentation only), beside random initialisation.
 
 With no arguments: the embedded datasets (generated if missing), the ``default`` laptop
 preset, 2 seeds, results in ``results/stor_candidates/``.
+
+At ``default`` the 14 trials must fit in 15 minutes on 2 CPU cores (README, "Results of
+command 1"), so this study's ``default`` pretrains 1 epoch on half the training videos and
+evaluates the frozen protocols only (linear probe, kNN, retrieval) on one centre clip per
+video; fine-tuning alone would cost about 9 minutes per trial at this data size.
+``benchmarks/learning_check.py`` runs the same STOR arm (N = 5) for the full 10 epochs.
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Metric, Study, finetune_metrics, run_study_cli
+from ray_jobs.study import Arm, Metric, Study, finetune_metrics, run_study_cli
+from ssl_core.experiment import with_factors
 from ssl_core.presets import STOR_ONLY, cstp_presets
+
+MAIN_JOB_BUDGET = {"pretrain.epochs": 1, "pretrain.warmup_epochs": 0, "pretrain.schedule.data_fraction_k": 2,
+                   "eval.protocols": ("linear", "knn", "retrieval"), "eval.clips_per_video": 1}
+PRESETS = cstp_presets()
+PRESETS["default"] = with_factors(PRESETS["default"], MAIN_JOB_BUDGET)
 
 STUDY = Study(
     name="stor_candidates",
@@ -19,8 +31,10 @@ STUDY = Study(
         Arm(f"n{n}", {**STOR_ONLY, "method.options.num_candidates": n}, paper={"setting": f"{n} candidates"})
         for n in range(2, 8)
     ),
-    metrics=finetune_metrics("video") + EXTRA_METRICS + (Metric("retrieval/hmdb/r@5"), Metric("retrieval/ucf/r@1")),
-    presets=cstp_presets(),
+    metrics=(Metric("linear/ucf/top1"), Metric("linear/hmdb/top1"), Metric("knn/ucf/top1"), Metric("knn/hmdb/top1"),
+             Metric("pretext/acc"), Metric("pretext/stor_s_acc"), Metric("pretext/stor_t_acc"))
+    + finetune_metrics("video") + (Metric("retrieval/ucf/r@1"), Metric("retrieval/ucf/r@5"), Metric("retrieval/hmdb/r@5")),
+    presets=PRESETS,
     baseline_arm="random_init",
     figure={"kind": "line", "x": "method.options.num_candidates"},
 )

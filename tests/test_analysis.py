@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from analysis.paper import kendall_tau_b, load_paper_table, paper_value
-from analysis.report import build_report, write_report
+from analysis.report import build_report, metric_section, metric_table, paper_layout, write_report
 from analysis.results import COLUMNS, collect_results, write_results
+from analysis.stats import delta_interval, regularized_incomplete_beta, t_cdf, t_quantile
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -129,14 +130,20 @@ def test_report_numbers_worked_by_hand(study_dir):
     assert "| arm | factors | ours (%) | n | paper (%) | Δ vs two (points) |" in report
     # finetune: two 50, 60 -> 55.0 ± 7.1 (sample std 7.07); three 70, 74 -> 72.0 ± 2.8, +17.0; four 40 (n=1), -15.0
     assert "| two | n=2 | 55.0 ± 7.1 | 2 | 72.5 | +0.0 |" in report
-    assert "| three | n=3 | 72.0 ± 2.8 | 2 | 72.4 | +17.0 |" in report
-    assert "| four | n=4 | 40.0 | 1 | 73.9 | -15.0 |" in report
+    # three - two per seed: 20, 14 -> mean 17, sd sqrt(18), se 3; t(0.975, 1) = 12.706 -> 17 ± 38.1: [-21.1, +55.1]
+    # four has one seed: no interval
+    assert "| three | n=3 | 72.0 ± 2.8 | 2 | 72.4 | +17.0 [-21.1, +55.1] |" in report
+    assert "| four | n=4 | 40.0 | 1 | 73.9 | -15.0 [n/a] |" in report
+    assert ("Δ: our mean − two's mean, in points; [low, high]: 95 % interval over seeds, paired t on the per-seed "
+            "differences (same seeds in both arms), n/a for four (fewer than 2 seeds on a side); ✱ the interval excludes 0 (a zero-width interval is not marked).") in report
     # ours 55 < 72 > 40, paper 72.5 > 72.4 < 73.9: all three pairs discordant
     assert "Kendall τ-b (our ordering vs the paper's, 3 arms): -1.00." in report
     # linear (no paper row): two 20, 30 -> 25.0 ± 7.1; three 25, 35 -> 30.0 ± 7.1, +5.0; four 10 -> -15.0
     assert "| two | n=2 | 25.0 ± 7.1 | 2 | – | +0.0 |" in report
-    assert "| three | n=3 | 30.0 ± 7.1 | 2 | – | +5.0 |" in report
-    assert "| four | n=4 | 10.0 | 1 | – | -15.0 |" in report
+    # three - two per seed: 5, 5 -> sd 0: the point interval [5, 5], not marked (zero spread)
+    assert "| three | n=3 | 30.0 ± 7.1 | 2 | – | +5.0 [+5.0, +5.0] |" in report
+    assert "| four | n=4 | 10.0 | 1 | – | -15.0 [n/a] |" in report
+    assert "chance (%)" not in report and "| chance |" not in report  # no <metric>_chance values: no chance column
     assert "Kendall τ-b (our ordering vs the paper's): n/a (0 arm(s) with both numbers, fewer than 2)." in report
     assert "Missing trials (no summary): four seed 1." in report
     assert "measured at preset `smoke` — embedded synthetic data unless a dataset path was given" in report
@@ -148,8 +155,8 @@ def test_paper_layout_puts_the_paper_metrics_side_by_side(study_dir):
     # only the finetune metric maps to a paper row (linear has none): one triple of columns
     assert f"| arm | `{FT}` ours | paper | Δ |" in report
     assert "| two | 55.0 ± 7.1 | 72.5 | +0.0 |" in report
-    assert "| three | 72.0 ± 2.8 | 72.4 | +17.0 |" in report
-    assert "| four | 40.0 | 73.9 | -15.0 |" in report
+    assert "| three | 72.0 ± 2.8 | 72.4 | +17.0 [-21.1, +55.1] |" in report
+    assert "| four | 40.0 | 73.9 | -15.0 [n/a] |" in report
     assert report.index("## Paper layout (CSTP/T4)") < report.index(f"## `{FT}`")
 
 
@@ -179,7 +186,7 @@ def test_bar_study_without_baseline_and_a_failed_trial(bar_dir):
     assert "| scratch | method=scratch | 30.0 | 1 | 71.1 | – |" in report
     assert "| rotation | method=rotation | 50.0 | 1 | 78.5 | – |" in report
     assert "| extra | method=x | – | 0 | – | – |" in report
-    assert "Δ vs – (points)" in report
+    assert "Δ vs – (points)" in report and "Δ: – (study.json names no baseline arm)." in report
     assert "Kendall τ-b (our ordering vs the paper's, 2 arms): 1.00." in report
     assert "Trials that did not complete: extra seed 0 (failed)." in report and "Missing trials" not in report
     write_report(bar_dir)
@@ -211,7 +218,7 @@ def test_write_report_and_cli(study_dir, tmp_path):
     for name in ("results.csv", "results.parquet", "report.md"):
         assert (study_dir / name).is_file()
     assert (study_dir / "report.png").read_bytes()[:8] == PNG_MAGIC
-    assert "| three | n=3 | 72.0 ± 2.8 | 2 | 72.4 | +17.0 |" in (study_dir / "report.md").read_text()
+    assert "| three | n=3 | 72.0 ± 2.8 | 2 | 72.4 | +17.0 [-21.1, +55.1] |" in (study_dir / "report.md").read_text()
 
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -219,3 +226,128 @@ def test_write_report_and_cli(study_dir, tmp_path):
         collect_results(empty)
     result = subprocess.run([sys.executable, "-m", "analysis.report", str(empty)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "no study.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_t_quantile_against_closed_forms_and_tables():
+    # df = 1 is Cauchy: tan(pi (p - 1/2)); df = 2: (2p - 1) / sqrt(2 p (1 - p))
+    for p in (0.6, 0.9, 0.975, 0.995):
+        assert t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-10)
+        assert t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-10)
+    # printed t tables, two-sided 95 %
+    for df, expected in ((1, 12.7062), (2, 4.3027), (3, 3.1824), (5, 2.5706), (10, 2.2281), (30, 2.0423)):
+        assert t_quantile(0.975, df) == pytest.approx(expected, abs=5e-5)
+    assert t_quantile(0.025, 5) == pytest.approx(-t_quantile(0.975, 5))
+    assert t_quantile(0.5, 7) == pytest.approx(0, abs=1e-12)
+    assert t_cdf(t_quantile(0.975, 1.6842), 1.6842) == pytest.approx(0.975, abs=1e-12)  # non-integer df (Welch)
+    assert t_cdf(0.0, 4) == 0.5 and t_cdf(1.0, 1) == pytest.approx(0.75)  # Cauchy: 1/2 + atan(1)/pi
+    # I_x(a, 1) = x^a, I_x(1, b) = 1 - (1 - x)^b
+    assert regularized_incomplete_beta(3, 1, 0.4) == pytest.approx(0.4 ** 3, rel=1e-12)
+    assert regularized_incomplete_beta(1, 4, 0.3) == pytest.approx(1 - 0.7 ** 4, rel=1e-12)
+    with pytest.raises(ValueError):
+        t_quantile(1.0, 3)
+    with pytest.raises(ValueError):
+        t_quantile(0.9, 0)
+
+
+def _seeds(*pairs):
+    """A per-seed series from (seed, value) pairs."""
+    return pd.Series([value for _, value in pairs], index=[seed for seed, _ in pairs], dtype=float)
+
+
+def test_delta_interval_rule_worked_by_hand():
+    # paired, same seeds: differences 30, 50 -> mean 40, sd 14.142, se 10, t(0.975, 1) = 12.7062 -> [-87.06, +167.06]
+    paired = delta_interval(_seeds((0, 40), (1, 60)), _seeds((1, 10), (0, 10)))
+    assert paired.method == "paired" and not paired.excludes_zero
+    assert (paired.low, paired.high) == (pytest.approx(-87.062, abs=1e-3), pytest.approx(167.062, abs=1e-3))
+    # paired, equal differences 40, 40: sd 0 -> the point interval [40, 40], not marked (zero spread)
+    point = delta_interval(_seeds((0, 50), (1, 60)), _seeds((0, 10), (1, 20)))
+    assert (point.low, point.high, point.method, point.excludes_zero) == (40, 40, "paired", False)
+    # Welch, seeds 0, 1 vs 0, 1, 2: ours 60, 60 (var 0), baseline 10, 20, 30 (var 100, var/n 33.33)
+    # -> se sqrt(33.33) = 5.7735, df = 33.33^2 / (33.33^2 / 2) = 2, t(0.975, 2) = 4.3027: 40 ± 24.841
+    welch = delta_interval(_seeds((0, 60), (1, 60)), _seeds((0, 10), (1, 20), (2, 30)))
+    assert welch.method == "welch" and welch.excludes_zero
+    assert (welch.low, welch.high) == (pytest.approx(15.159, abs=1e-3), pytest.approx(64.841, abs=1e-3))
+    # Welch, seeds 2, 3 vs 0, 1 (disjoint): 40, 50 vs 10, 20 -> var/n 25 each, se sqrt(50) = 7.0711,
+    # df = 50^2 / (25^2 + 25^2) = 2 -> 30 ± 30.424: [-0.424, +60.424], just short of excluding 0
+    close = delta_interval(_seeds((2, 40), (3, 50)), _seeds((0, 10), (1, 20)))
+    assert close.method == "welch" and not close.excludes_zero
+    assert (close.low, close.high) == (pytest.approx(-0.424, abs=1e-3), pytest.approx(60.424, abs=1e-3))
+    # a repeated seed cannot be paired: Welch
+    assert delta_interval(_seeds((0, 40), (0, 60)), _seeds((0, 10), (1, 10))).method == "welch"
+    # n = 1 on either side (NaN values do not count): no interval
+    for ours, baseline in ((_seeds((0, 40)), _seeds((0, 10), (1, 20))), (_seeds((0, 40), (1, math.nan)), _seeds((0, 10), (1, 20))),
+                           (_seeds((0, 40), (1, 50)), _seeds((0, 10)))):
+        none = delta_interval(ours, baseline)
+        assert none.method is None and math.isnan(none.low) and math.isnan(none.high) and not none.excludes_zero
+
+
+CHANCE_STUDY = {
+    "name": "chance", "title": "Chance", "table": "CSTP/T4", "preset": "smoke", "seeds": [0, 1], "baseline_arm": "scratch",
+    "arms": [{"name": "scratch", "factors": {}, "paper": {"setting": "2 candidates"}},
+             {"name": "welch", "factors": {}, "paper": {"setting": "3 candidates"}},
+             {"name": "paired", "factors": {}, "paper": {"setting": "4 candidates"}}],
+    "metrics": [{"name": "pretext/acc", "paper": UCF}, {"name": "pretext/acc_chance", "paper": UCF}],
+}
+
+
+def _results(rows):
+    """A tidy results frame from (arm, seed, metric, value) rows, all completed."""
+    return pd.DataFrame([{"arm": arm, "seed": seed, "metric": metric, "value": value, "status": "completed"}
+                         for arm, seed, metric, value in rows])
+
+
+@pytest.fixture
+def chance_results():
+    acc, chance = "pretext/acc", "pretext/acc_chance"
+    # scratch: 10, 20, 30 (seeds 0-2), no chance level; welch: 60, 60 (seeds 0, 1), chance 25, 20 -> 22.5;
+    # paired: 40, 60, 50 (seeds 0-2), chance 50 on each seed
+    return _results([("scratch", 0, acc, 0.10), ("scratch", 1, acc, 0.20), ("scratch", 2, acc, 0.30),
+                     ("welch", 0, acc, 0.60), ("welch", 1, acc, 0.60), ("welch", 0, chance, 0.25), ("welch", 1, chance, 0.20),
+                     ("paired", 0, acc, 0.40), ("paired", 1, acc, 0.60), ("paired", 2, acc, 0.50),
+                     ("paired", 0, chance, 0.5), ("paired", 1, chance, 0.5), ("paired", 2, chance, 0.5)])
+
+
+def test_metric_table_intervals_markers_and_chance(chance_results):
+    table = metric_table(CHANCE_STUDY, chance_results, CHANCE_STUDY["metrics"][0]).set_index("arm")
+    assert list(table.columns[-5:]) == ["delta", "delta_low", "delta_high", "delta_method", "beyond_noise"]
+    # baseline: delta 0, no interval, not marked, no chance level
+    assert table.loc["scratch", "delta"] == 0 and math.isnan(table.loc["scratch", "delta_low"])
+    assert not table.loc["scratch", "beyond_noise"] and math.isnan(table.loc["scratch", "chance"])
+    # welch: 40 ± 24.841 (worked out in test_delta_interval_rule_worked_by_hand); chance (25 + 20) / 2
+    assert table.loc["welch", "delta"] == pytest.approx(40) and table.loc["welch", "delta_method"] == "welch"
+    assert table.loc["welch", "delta_low"] == pytest.approx(15.159, abs=1e-3) and table.loc["welch", "beyond_noise"]
+    assert table.loc["welch", "chance"] == pytest.approx(22.5)
+    # paired: differences 30, 40, 20 -> mean 30, sd 10, se 10/sqrt(3) = 5.7735, t(0.975, 2) = 4.3027 -> 30 ± 24.841
+    assert table.loc["paired", "delta_method"] == "paired" and table.loc["paired", "beyond_noise"]
+    assert (table.loc["paired", "delta_low"], table.loc["paired", "delta_high"]) == (
+        pytest.approx(5.159, abs=1e-3), pytest.approx(54.841, abs=1e-3))
+    assert table.loc["paired", "chance"] == pytest.approx(50)
+
+
+def test_report_tables_show_intervals_and_chance(chance_results):
+    section = "\n".join(metric_section(CHANCE_STUDY, chance_results, CHANCE_STUDY["metrics"][0]))
+    assert "| arm | factors | ours (%) | chance (%) | n | paper (%) | Δ vs scratch (points) |" in section
+    assert "| scratch |  | 20.0 ± 10.0 | – | 3 | 72.5 | +0.0 |" in section
+    assert "| welch |  | 60.0 ± 0.0 | 22.5 | 2 | 72.4 | +40.0 [+15.2, +64.8] ✱ |" in section
+    assert "| paired |  | 50.0 ± 10.0 | 50.0 | 3 | 73.9 | +30.0 [+5.2, +54.8] ✱ |" in section
+    assert ("[low, high]: 95 % interval over seeds, paired t on the per-seed differences (same seeds in both arms), "
+            "Welch t for welch (seeds differ from scratch's); ✱ the interval excludes 0 (a zero-width interval is not marked).") in section
+    layout = "\n".join(paper_layout(CHANCE_STUDY, chance_results))
+    # the _chance metric has no column group of its own, though it names a paper row
+    assert "| arm | `pretext/acc` ours | chance | paper | Δ |\n|---|---|---|---|---|" in layout
+    assert "| welch | 60.0 ± 0.0 | 22.5 | 72.4 | +40.0 [+15.2, +64.8] ✱ |" in layout
+    # an interval that includes 0: no marker
+    close = _results([("scratch", 0, "pretext/acc", 0.10), ("scratch", 1, "pretext/acc", 0.20),
+                      ("welch", 2, "pretext/acc", 0.40), ("welch", 3, "pretext/acc", 0.50)])
+    assert "| welch |  | 45.0 ± 7.1 | 2 | 72.4 | +30.0 [-0.4, +60.4] |" in "\n".join(
+        metric_section(CHANCE_STUDY, close, CHANCE_STUDY["metrics"][0]))
+
+
+def test_chance_metrics_get_no_table(tmp_path, chance_results):
+    root = tmp_path / "chance"
+    root.mkdir()
+    (root / "study.json").write_text(json.dumps(CHANCE_STUDY))
+    results = chance_results.assign(study="chance", code_version="git:x")
+    report = build_report(root, results)
+    assert "## `pretext/acc`" in report and "## `pretext/acc_chance`" not in report
+    assert "`pretext/acc_chance` ours" not in report

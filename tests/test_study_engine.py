@@ -66,8 +66,30 @@ def test_two_arm_study_completes_with_summaries_and_report(data_dir, tmp_path):
     assert set(table.loc[table["metric"] == "pretext/acc", "arm"]) == {"rotation"}
     report = (study_dir / "report.md").read_text()
     assert report.count("| scratch | method.name=scratch |") == 3 and report.count("| rotation | method.name=rotation |") == 3
+    check_pretrained_backbone_handed_off(study, study_dir)
     # same directory again without --resume: refused, nothing touched
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 2
+
+
+def check_pretrained_backbone_handed_off(study, study_dir: Path) -> None:
+    """The backbone a trial evaluates and saves is the trained one: the rotation arm's saved
+    backbone gives other features than random init's, and the scratch arm's is random init's."""
+    import torch
+
+    from ssl_core.checkpoint import load_backbone
+    from ssl_core.experiment import build_trial_method
+
+    saved = {}
+    for config_path in (study_dir / "tune").glob("*/config.json"):
+        identity = json.loads(config_path.read_text())
+        saved[(identity["arm"], identity["seed"])] = load_backbone(config_path.parent / "backbone")[0].eval()
+    random_init = build_trial_method(study.trial_configs("smoke", [0])[("scratch", 0)]).backbone.eval()
+    clip = torch.randn(2, 3, 4, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        features = {key: net(clip) for key, net in {**saved, "init": random_init}.items()}
+    assert torch.equal(features[("scratch", 0)], features["init"])
+    change = (features[("rotation", 0)] - features["init"]).norm() / features["init"].norm()
+    assert change > 0.05, f"the pretrained backbone's features moved by only {change:.3f} of their norm"
 
 
 def test_a_trial_that_fails_at_epoch_2_resumes_from_its_checkpoint(data_dir, tmp_path, monkeypatch):

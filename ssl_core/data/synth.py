@@ -90,7 +90,7 @@ CLASSES: dict[str, tuple[str, ...]] = {"ucf": UCF_CLASSES, "hmdb": HMDB_CLASSES}
 
 NUM_SPLITS = 3
 
-DEFAULTS = dict(width=64, height=64, num_frames=40, groups=8, clips_per_group=3, fps=25.0)
+DEFAULTS = dict(width=40, height=40, num_frames=40, groups=32, clips_per_group=4, fps=25.0)  # embedded data v5
 
 SHAPES = ("circle", "square", "triangle", "cross", "star")
 
@@ -765,9 +765,10 @@ def _check_existing(root: Path, meta: dict) -> bool:
         "or remove it")
 
 
-def generate_dataset(out_dir: str | Path, variant: str = "ucf", seed: int = 0, width: int = 64,
-                     height: int = 64, num_frames: int = 40, groups: int = 8,
-                     clips_per_group: int = 3, fps: float = 25) -> Path:
+def generate_dataset(out_dir: str | Path, variant: str = "ucf", seed: int = 0, width: int = DEFAULTS["width"],
+                     height: int = DEFAULTS["height"], num_frames: int = DEFAULTS["num_frames"],
+                     groups: int = DEFAULTS["groups"], clips_per_group: int = DEFAULTS["clips_per_group"],
+                     fps: float = DEFAULTS["fps"]) -> Path:
     """Write the synthetic dataset with ``out_dir`` as its root; return the root.
 
     The dataset is written into a temporary sibling directory and renamed into place at

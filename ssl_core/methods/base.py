@@ -6,7 +6,10 @@ A :class:`PretextMethod` is an ``nn.Module`` holding the backbone and the method
 - ``sample_video(videos, index, rng)`` is what the training loop calls (default: ``sample``
   on the video's frames);
 - ``forward(batch)`` takes the collated batch and returns ``(loss, metrics)``, where
-  metrics are detached scalars such as ``{"pretext/acc": ...}``.
+  metrics are detached scalars such as ``{"pretext/acc": ...}``;
+- ``task_targets(batch)`` names the integer targets behind each accuracy metric, from which
+  ``chance_levels`` derives ``<metric>_chance``: the accuracy of always predicting the most
+  frequent held-out target (per label, averaged over labels).
 Methods with ``pretrains = False`` (``scratch``) skip pretraining.
 """
 from __future__ import annotations
@@ -85,6 +88,14 @@ class PretextMethod(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
+    def task_targets(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{accuracy metric name: integer targets (B,) or (B, L)}`` of a batch (L labels, each scored alone)."""
+        return {}
+
+    def chance_levels(self, targets: dict[str, torch.Tensor]) -> dict[str, float]:
+        """``{<name>_chance: majority_rate(t)}`` for the held-out targets gathered from :meth:`task_targets`."""
+        return {f"{name}_chance": majority_rate(values) for name, values in targets.items()}
+
 
 def build_method(config: MethodConfig, backbone: nn.Module, clip=None) -> PretextMethod:
     """The method named by ``config`` on ``backbone``; ``clip`` (a ClipConfig) sizes clip-dependent heads."""
@@ -92,8 +103,18 @@ def build_method(config: MethodConfig, backbone: nn.Module, clip=None) -> Pretex
     return METHODS[config.name](backbone, config.typed_options(), clip)
 
 
+def majority_rate(targets: torch.Tensor) -> float:
+    """Accuracy of the best constant guess: the share of the most frequent value, per column of
+    ``(N,)`` or ``(N, L)`` integer targets, averaged over the columns."""
+    if len(targets) == 0:
+        return float("nan")
+    columns = targets.reshape(len(targets), -1)
+    shares = [torch.unique(column, return_counts=True)[1].max().item() / len(column) for column in columns.t()]
+    return float(sum(shares) / len(shares))
+
+
 def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(dim=1) == targets).float().mean().detach()
 
 
-__all__ = ["METHODS", "ConfigError", "MethodConfig", "PretextMethod", "accuracy", "build_method", "register_method"]
+__all__ = ["METHODS", "ConfigError", "MethodConfig", "PretextMethod", "accuracy", "build_method", "majority_rate", "register_method"]

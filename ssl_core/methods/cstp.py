@@ -279,6 +279,22 @@ class CSTP(PretextMethod):
         accuracies = {task: accuracy(logits, targets) for task, (logits, targets) in heads_and_targets.items()}
         return losses, accuracies
 
+    def task_targets(self, batch):
+        """Targets of the active prediction tasks (pace and rotation: both clips)."""
+        targets = {f"pretext/stor_{part[0]}_acc": batch["stor_" + part] for part in self.stor_heads}
+        if self.pace_head is not None:
+            targets["pretext/pace_acc"] = torch.cat([batch["pace"], batch["pace"]])
+        if self.rotation_head is not None:
+            targets["pretext/rot_acc"] = torch.cat([batch["rot1"], batch["rot2"]])
+        return targets
+
+    def chance_levels(self, targets):
+        """Per task, and for ``pretext/acc`` (the mean over the prediction tasks) their mean."""
+        levels = super().chance_levels(targets)
+        if levels:
+            levels["pretext/acc_chance"] = sum(levels.values()) / len(levels)
+        return levels
+
     def _weights(self) -> dict[str, float]:
         o = self.options
         return {"stor_s": o.lambda_stor * o.lambda_s, "stor_t": o.lambda_stor * o.lambda_t, "pace": o.lambda_pb,

@@ -51,3 +51,6 @@ class Rotation(PretextMethod):
         logits = self.head(self.backbone(batch["clip"]))
         loss = F.cross_entropy(logits, batch["rotation"])
         return loss, {"pretext/acc": accuracy(logits, batch["rotation"])}
+
+    def task_targets(self, batch):
+        return {"pretext/acc": batch["rotation"]}

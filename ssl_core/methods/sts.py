@@ -15,8 +15,10 @@ Targets (``options.target``):
 - ``classification``: one linear head + cross-entropy per selected label (the official
   pattern-1 "no motion" label 0 is class 0 of its head); the same lambda weighting of the
   mean cross-entropy of each kind.
-Pretext accuracy: fraction of selected labels predicted exactly (regression rounded; a 2-D
-label counts only when both coordinates are right).
+Pretext accuracy ``pretext/acc``: the mean per-label accuracy, i.e. the fraction of (clip,
+selected label) pairs predicted exactly (regression rounded; a 2-D label counts only when
+both coordinates are right); ``pretext/acc_<group>`` the same over one label group. Each
+has a ``_chance`` companion on held-out videos (the most frequent value of each label).
 Curriculum score of a video: the mean score over its clip starts of the centre crop.
 """
 from __future__ import annotations
@@ -121,6 +123,8 @@ class STS(PretextMethod):
         self._store = None
         self._store_missing = False
         self.columns = columns = self._columns()
+        # per selected label group: its positions among the selected labels (pretext/acc_<group>)
+        self.group_columns = {group: [self.indices.index(i) for i in LABEL_GROUPS[group]] for group in options.groups}
         self.register_buffer("column_label", torch.tensor([k for k, _, _ in columns]), persistent=False)
         self.register_buffer("column_is_motion", torch.tensor([self.indices[k] < NUM_MOTION for k, _, _ in columns]), persistent=False)
         self.register_buffer("label_is_motion", torch.tensor([i < NUM_MOTION for i in self.indices]), persistent=False)
@@ -224,7 +228,15 @@ class STS(PretextMethod):
             per_column = ((outputs - targets) ** 2).mean(dim=0)
             correct = self._label_correct((outputs.round() == targets).float())
         loss = self._weighted(per_column, self.label_is_motion if self.options.target == "classification" else self.column_is_motion)
-        return loss, {"pretext/acc": correct.mean().detach()}
+        correct = correct.detach()
+        metrics = {"pretext/acc": correct.mean()}
+        metrics.update({f"pretext/acc_{group}": correct[:, columns].mean() for group, columns in self.group_columns.items()})
+        return loss, metrics
+
+    def task_targets(self, batch):
+        """The selected labels (each scored alone), and per label group its columns."""
+        labels = batch["labels"]
+        return {"pretext/acc": labels, **{f"pretext/acc_{group}": labels[:, columns] for group, columns in self.group_columns.items()}}
 
     def _regression_targets(self, labels: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` labels -> ``(B, columns)`` float targets (2-D coordinates where asked)."""

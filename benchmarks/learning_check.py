@@ -1,0 +1,137 @@
+"""Does pretraining beat random init at the laptop preset? A Ray-free learning check.
+
+For every seed it runs random init and each method at the ``default`` preset (the method's
+own laptop settings from ``ssl_core.presets``), evaluates the linear probe and kNN on both
+embedded datasets, and prints each method minus random init, per seed and on average.
+
+    python benchmarks/learning_check.py [--methods sts cstp rotation cstp_stor_n5]
+        [--seeds 0 1] [--json FILE] [--preset default] [--set path=value ...]
+
+``--json FILE`` writes ``{"<method or random_init>": {"<seed>": {"linear/ucf/top1": ...,
+"knn/ucf/top1": ..., "pretext/acc": ..., ...}}}`` with accuracies as fractions. ``--set``
+applies dotted factors to every trial (e.g. ``pretrain.epochs=2``). The trials run one after
+the other in this process on ``--threads`` threads (default: every core).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ssl_core.io import atomic_write_text  # noqa: E402
+from ssl_core.experiment import TrialConfig, load_trial_data, run_trial, with_factors  # noqa: E402
+from ssl_core.presets import LEARNING_CHECK_ARMS, learning_check_config  # noqa: E402
+
+BASELINE = "random_init"
+SHOWN = ("linear/ucf/top1", "linear/hmdb/top1", "knn/ucf/top1", "knn/hmdb/top1", "pretext/acc", "pretext/acc_chance")
+
+
+def _value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_factors(pairs) -> dict:
+    factors = {}
+    for pair in pairs or ():
+        path, separator, value = pair.partition("=")
+        if not separator:
+            raise SystemExit(f"--set: expected path=value, got {pair!r}")
+        factors[path] = _value(value)
+    return factors
+
+
+def _data_key(config: TrialConfig) -> str:
+    return json.dumps([dataclasses.asdict(config.data), dataclasses.asdict(config.clip), config.pretrain_dataset,
+                       list(config.eval_datasets)], sort_keys=True, default=str)
+
+
+def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | None = None) -> dict:
+    """``{arm: {seed: metrics}}``; every config is validated before the first trial runs. With
+    ``json_path`` the results so far are rewritten there after every trial (an interrupted
+    check keeps what it finished)."""
+    configs = {(arm, seed): with_factors(learning_check_config(arm, preset, seed), factors).validate()
+               for arm in arms for seed in seeds}
+    data_cache: dict = {}
+    results: dict = {arm: {} for arm in arms}
+    for seed in seeds:
+        for arm in arms:
+            config = configs[(arm, seed)]
+            key = _data_key(config)
+            if key not in data_cache:
+                data_cache[key] = load_trial_data(config)
+            metrics = run_trial(config, data_cache[key])
+            results[arm][str(seed)] = metrics
+            shown = {name: round(metrics[name], 3) for name in SHOWN if name in metrics}
+            log(f"[{arm} seed {seed}] pretrain {metrics['time/pretrain_s']:.0f}s eval {metrics['time/eval_s']:.0f}s {shown}")
+            if json_path:
+                atomic_write_text(json_path, json.dumps(results, indent=1, sort_keys=True))
+    return results
+
+
+def difference_table(results: dict, metrics=SHOWN[:4]) -> str:
+    """Per method and metric: the method minus random init, in points, per seed and on average."""
+    seeds = sorted({seed for per_seed in results.values() for seed in per_seed}, key=int)
+    lines = [f"{'method':16s} {'metric':18s} " + " ".join(f"{'seed ' + s:>9s}" for s in seeds) + f" {'mean':>9s}"]
+    for arm, per_seed in results.items():
+        if arm == BASELINE:
+            continue
+        for metric in metrics:
+            deltas = [100 * (per_seed[s][metric] - results[BASELINE][s][metric]) for s in seeds
+                      if s in per_seed and s in results.get(BASELINE, {}) and metric in per_seed[s]]
+            if not deltas:
+                continue
+            cells = " ".join(f"{d:+9.1f}" for d in deltas)
+            lines.append(f"{arm:16s} {metric:18s} {cells} {statistics.mean(deltas):+9.1f}")
+    return "\n".join(lines)
+
+
+def pretext_table(results: dict) -> str:
+    """Held-out pretext accuracy beside its chance level, mean over seeds, in %."""
+    lines = [f"{'method':16s} {'metric':28s} {'acc':>7s} {'chance':>7s}"]
+    for arm, per_seed in results.items():
+        names = sorted({n for m in per_seed.values() for n in m if n.startswith("pretext/") and n + "_chance" in m})
+        for name in names:
+            acc = statistics.mean(100 * m[name] for m in per_seed.values())
+            chance = statistics.mean(100 * m[name + "_chance"] for m in per_seed.values())
+            lines.append(f"{arm:16s} {name:28s} {acc:7.1f} {chance:7.1f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", nargs="+", default=[arm for arm in LEARNING_CHECK_ARMS if arm != BASELINE],
+                        choices=[arm for arm in LEARNING_CHECK_ARMS if arm != BASELINE])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--preset", default="default", choices=("smoke", "default"))
+    parser.add_argument("--set", nargs="*", default=[], help="dotted factors for every trial, path=value")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--json", help="write the per-method, per-seed metrics here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    log = lambda line: print(line, flush=True)
+    results = run([BASELINE] + list(args.methods), args.seeds, args.preset, parse_factors(args.set), log, args.json)
+    print(f"\npreset {args.preset}, seeds {args.seeds}, set {args.set}, {args.threads} threads, "
+          f"{time.perf_counter() - started:.0f} s in all")
+    print("\nmethod minus random init (points):")
+    print(difference_table(results))
+    print("\nheld-out pretext accuracy vs chance (%):")
+    print(pretext_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Pretext figures that mean something: per-task / per-group held-out accuracies and their chance levels."""
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssl_core.backbones import build_backbone
+from ssl_core.data.dataset import ClipConfig
+from ssl_core.methods import MethodConfig, build_method
+from ssl_core.methods.base import majority_rate
+from ssl_core.pretrain import held_out_metrics
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = ClipConfig(num_frames=4, stride=1, resize=(24, 24), crop=16)
+
+
+class Videos:
+    def __init__(self, videos, clip=CLIP):
+        self.videos, self.clip = list(videos), clip
+
+    def __len__(self):
+        return len(self.videos)
+
+    def frames(self, index):
+        return self.videos[index]
+
+
+def random_videos(count, length=24, size=24, seed=0):
+    rng = np.random.default_rng(seed)
+    return Videos(rng.integers(0, 256, (count, length, size, size, 3), dtype=np.uint8))
+
+
+def build(name, options=None):
+    torch.manual_seed(0)
+    return build_method(MethodConfig(name, dict(options or {})), build_backbone("r3d_18", width=0.125), CLIP)
+
+
+def test_majority_rate_by_hand():
+    # (N,): values 1, 1, 2, 3 -> the most frequent value 1 covers 2 of 4
+    assert majority_rate(torch.tensor([1, 1, 2, 3])) == 0.5
+    # (N, L): column 0 [0, 0, 0, 1] -> 3/4, column 1 [5, 6, 7, 8] -> 1/4; mean 1/2
+    assert majority_rate(torch.tensor([[0, 5], [0, 6], [0, 7], [1, 8]])) == 0.5
+    assert np.isnan(majority_rate(torch.zeros(0, dtype=torch.long)))
+
+
+def test_cstp_chance_levels_by_hand():
+    method = build("cstp", {"contrastive": "none"})
+    targets = {"pretext/stor_s_acc": torch.tensor([0, 0, 0, 1]),  # 3/4
+               "pretext/stor_t_acc": torch.tensor([0, 1, 2, 3]),  # 1/4
+               "pretext/pace_acc": torch.tensor([2, 2, 1, 1]),  # 1/2
+               "pretext/rot_acc": torch.tensor([0, 1, 2, 2])}  # 1/2
+    levels = method.chance_levels(targets)
+    assert levels == pytest.approx({"pretext/stor_s_acc_chance": 0.75, "pretext/stor_t_acc_chance": 0.25,
+                                    "pretext/pace_acc_chance": 0.5, "pretext/rot_acc_chance": 0.5,
+                                    "pretext/acc_chance": 0.5})
+
+
+def test_cstp_task_targets_follow_the_active_tasks():
+    method = build("cstp", {"contrastive": "none", "pace": False, "rotation": False, "stor_temporal": False})
+    batch = {"stor_spatial": torch.tensor([1, 2]), "stor_temporal": torch.tensor([0, 0]), "pace": torch.tensor([3, 3]),
+             "rot1": torch.tensor([0, 1]), "rot2": torch.tensor([2, 3])}
+    assert set(method.task_targets(batch)) == {"pretext/stor_s_acc"}
+    method = build("cstp", {"contrastive": "none"})
+    targets = method.task_targets(batch)
+    assert targets["pretext/rot_acc"].tolist() == [0, 1, 2, 3] and targets["pretext/pace_acc"].tolist() == [3, 3, 3, 3]
+
+
+def test_held_out_metrics_give_every_cstp_task_and_its_chance():
+    method = build("cstp", {"contrastive": "none", "num_candidates": 3})
+    metrics = held_out_metrics(method, random_videos(10), batch_size=4, seed=0)
+    for task in ("stor_s", "stor_t", "pace", "rot"):
+        assert 0 <= metrics[f"pretext/{task}_acc"] <= 1
+        assert 0 < metrics[f"pretext/{task}_acc_chance"] <= 1
+    mean_task = np.mean([metrics[f"pretext/{task}_acc"] for task in ("stor_s", "stor_t", "pace", "rot")])
+    assert metrics["pretext/acc"] == pytest.approx(mean_task)
+    assert metrics["pretext/acc_chance"] == pytest.approx(
+        np.mean([metrics[f"pretext/{task}_acc_chance"] for task in ("stor_s", "stor_t", "pace", "rot")]))
+    assert method.training  # restored
+
+
+def test_sts_reports_per_group_accuracy_and_its_chance():
+    clip = ClipConfig(num_frames=4, stride=1, resize=(24, 24), crop=24)
+    torch.manual_seed(0)
+    method = build_method(MethodConfig("sts", {"groups": ("motion_global", "appearance_global")}),
+                          build_backbone("r3d_18", width=0.125), clip)
+    videos = random_videos(6)
+    videos.clip = clip
+    examples = [method.sample(videos.frames(i), clip, np.random.default_rng(i)) for i in range(6)]
+    batch = torch.utils.data.default_collate(examples)
+    _, metrics = method(batch)
+    # pretext/acc is the mean over the 3 selected labels; the groups hold 2 and 1 of them
+    group_mean = (2 * metrics["pretext/acc_motion_global"] + metrics["pretext/acc_appearance_global"]) / 3
+    assert metrics["pretext/acc"].item() == pytest.approx(group_mean.item())
+    targets = method.task_targets(batch)
+    assert targets["pretext/acc"].shape == (6, 3) and targets["pretext/acc_appearance_global"].shape == (6, 1)
+    assert torch.equal(targets["pretext/acc_motion_global"], batch["labels"][:, :2])
+    chance = method.chance_levels(targets)
+    assert chance["pretext/acc_appearance_global_chance"] == majority_rate(batch["labels"][:, 2])
+
+
+def test_learning_check_writes_the_documented_json(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import learning_check
+
+    out = tmp_path / "check.json"
+    factors = [f"data.data_dir={tmp_path / 'data'}", "eval_datasets=[\"ucf\"]", "pretrain.epochs=1"]
+    assert learning_check.main(["--preset", "smoke", "--seeds", "0", "--methods", "rotation", "--threads", "1",
+                                "--json", str(out), "--set", *factors]) == 0
+    found = json.loads(out.read_text())
+    assert set(found) == {"random_init", "rotation"} and set(found["rotation"]) == {"0"}
+    assert {"linear/ucf/top1", "knn/ucf/top1", "pretext/acc", "pretext/acc_chance"} <= set(found["rotation"]["0"])
+    assert "pretext/acc" not in found["random_init"]["0"]
+    assert all(0 <= value <= 1 for name, value in found["rotation"]["0"].items() if "top1" in name or "acc" in name)
