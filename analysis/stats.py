@@ -103,10 +103,19 @@ def delta_interval(ours: pd.Series, baseline: pd.Series, confidence: float = CON
                            confidence, "paired")
     ours_var, baseline_var = ours.var(ddof=1) / len(ours), baseline.var(ddof=1) / len(baseline)
     variance = ours_var + baseline_var
-    df = variance ** 2 / (ours_var ** 2 / (len(ours) - 1) + baseline_var ** 2 / (len(baseline) - 1)) if variance else math.inf
+    df = variance ** 2 / (ours_var ** 2 / (len(ours) - 1) + baseline_var ** 2 / (len(baseline) - 1)) if variance >= ZERO_VARIANCE else math.inf
     return _t_interval(ours.mean() - baseline.mean(), variance, df, confidence, "welch")
 
 
+# Variances below this (squared units of the values; the report passes points, i.e. a spread
+# under 1e-4 points) are rounding noise of equal accuracies (trials store float32 accuracies,
+# and 0.1 - 0.3 != -0.2 in floating point): they give the point interval, not a sliver that
+# excludes 0.
+ZERO_VARIANCE = 1e-8
+
+
 def _t_interval(difference: float, variance: float, df: float, confidence: float, method: str) -> Interval:
-    half_width = t_quantile(0.5 + confidence / 2, df) * math.sqrt(variance) if variance else 0.0
+    if variance < ZERO_VARIANCE:
+        return Interval(difference, difference, method)
+    half_width = t_quantile(0.5 + confidence / 2, df) * math.sqrt(variance)
     return Interval(difference - half_width, difference + half_width, method)

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "studies"))
 
+from learning_check import parse_factors  # noqa: E402
 from ssl_core.experiment import evaluate_trial, load_trial_data, pretrain_trial, with_factors  # noqa: E402
 
 KEY_METRICS = ("linear/ucf/top1", "linear/hmdb/top1", "finetune/ucf/video_top1", "finetune/hmdb/video_top1",
@@ -39,26 +40,11 @@ KEY_METRICS = ("linear/ucf/top1", "linear/hmdb/top1", "finetune/ucf/video_top1",
                "pretext/loss")
 
 
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _factors(pairs) -> dict:
-    factors = {}
-    for pair in pairs or ():
-        path, _, value = pair.partition("=")
-        factors[path] = _value(value)
-    return factors
-
-
 def run(args) -> dict:
     from stor_candidates import STUDY
 
     configs = STUDY.trial_configs(args.preset, args.seeds)
-    common, pretraining = _factors(args.set), _factors(args.cstp_set)
+    common, pretraining = parse_factors(args.set), parse_factors(args.cstp_set)
     data_cache: dict = {}
     results: dict = {}
     for seed in args.seeds:

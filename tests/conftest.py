@@ -49,3 +49,17 @@ def losses_on_fixed_batch(method, batch, steps, lr):
         optimiser.step()
         losses.append(loss.item())
     return losses, metrics
+
+
+class InMemoryVideos:
+    """The part of a VideoCollection the pretraining loop and the samplers read: ``len``,
+    ``frames(i)`` (uint8 ``(T, H, W, 3)``) and ``clip``."""
+
+    def __init__(self, videos, clip):
+        self.videos, self.clip = list(videos), clip
+
+    def __len__(self):
+        return len(self.videos)
+
+    def frames(self, index):
+        return self.videos[index]

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -289,6 +290,17 @@ CHANCE_STUDY = {
     "metrics": [{"name": "pretext/acc", "paper": UCF}, {"name": "pretext/acc_chance", "paper": UCF}],
 }
 
+
+def test_equal_differences_up_to_rounding_give_an_unmarked_point_interval():
+    # accuracies 0.1/0.3 and 0.2/0.4 (as fractions): per-seed differences -0.2 and -0.2 up to float rounding
+    ours, baseline = pd.Series([0.1, 0.2], index=[0, 1]), pd.Series([0.3, 0.4], index=[0, 1])
+    assert (ours - baseline).var(ddof=1) > 0  # the rounding noise this guards against
+    interval = delta_interval(ours, baseline)
+    assert interval.low == interval.high == pytest.approx(-0.2) and not interval.excludes_zero
+    # float32 accuracies as points: 43/288 - 48/288 and 39/288 - 44/288 (both -5/288) differ in the 6th digit
+    as_points = lambda *values: pd.Series([100 * float(np.float32(v)) for v in values], index=[0, 1])
+    interval = delta_interval(as_points(43 / 288, 39 / 288), as_points(48 / 288, 44 / 288))
+    assert interval.low == interval.high == pytest.approx(-500 / 288, abs=1e-4) and not interval.excludes_zero
 
 def _results(rows):
     """A tidy results frame from (arm, seed, metric, value) rows, all completed."""

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import InMemoryVideos
 from ssl_core.backbones import build_backbone
 from ssl_core.data.dataset import ClipConfig
 from ssl_core.methods import MethodConfig, build_method
@@ -23,17 +24,9 @@ CLIP = ClipConfig(num_frames=8, stride=2, resize=(24, 24), crop=16)
 STOR_ONLY = {"contrastive": "none", "pace": False, "rotation": False, "pace_aug": False, "rotation_aug": False}
 
 
-class Videos:
-    """The part of a VideoCollection the pretraining loop reads: ``len``, ``frames(i)``, ``clip``."""
-
+class Videos(InMemoryVideos):
     def __init__(self, videos, clip=CLIP):
-        self.videos, self.clip = list(videos), clip
-
-    def __len__(self):
-        return len(self.videos)
-
-    def frames(self, index):
-        return self.videos[index]
+        super().__init__(videos, clip)
 
 
 def coordinate_video(num_frames=40, size=24, frame_step=6, rng=None):

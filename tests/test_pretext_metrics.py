@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import InMemoryVideos
 from ssl_core.backbones import build_backbone
 from ssl_core.data.dataset import ClipConfig
 from ssl_core.methods import MethodConfig, build_method
@@ -17,15 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIP = ClipConfig(num_frames=4, stride=1, resize=(24, 24), crop=16)
 
 
-class Videos:
+class Videos(InMemoryVideos):
     def __init__(self, videos, clip=CLIP):
-        self.videos, self.clip = list(videos), clip
-
-    def __len__(self):
-        return len(self.videos)
-
-    def frames(self, index):
-        return self.videos[index]
+        super().__init__(videos, clip)
 
 
 def random_videos(count, length=24, size=24, seed=0):
