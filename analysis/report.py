@@ -199,7 +199,8 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
 
 
 def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
-    """Write ``report.png``: per metric, ours (mean ± std) beside the paper's values, bars or a line over ``figure.x``.
+    """Write ``report.png``: per metric, ours (mean ± std) beside the paper's values (and the chance
+    level where the metric has one), bars or a line over ``figure.x``.
 
     In a line figure the baseline arm may lack the x factor: it is drawn as a horizontal line.
     """
@@ -230,12 +231,16 @@ def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
             _baseline_lines(axis, table[table["x"].isna()])
             table = table[table["x"].notna()].sort_values("x")
             axis.errorbar(table["x"], table["mean"], yerr=table["std"].fillna(0), marker="o", capsize=3, label="ours")
+            if table["chance"].notna().any():
+                axis.plot(table["x"], table["chance"], marker=".", linestyle=":", color="tab:red", label="chance")
             if table["paper"].notna().any():
                 axis.plot(table["x"], table["paper"], marker="s", linestyle="--", color="black", label="paper")
             axis.set_xlabel(line_x)
         else:
             positions = list(range(len(table)))
             axis.bar(positions, table["mean"].fillna(0), yerr=table["std"].fillna(0), capsize=3, label="ours")
+            if table["chance"].notna().any():
+                axis.scatter(positions, table["chance"], marker="_", s=300, color="tab:red", zorder=3, label="chance")
             if table["paper"].notna().any():
                 axis.scatter(positions, table["paper"], marker="D", color="black", zorder=3, label="paper")
             axis.set_xticks(positions, table["arm"], rotation=30, ha="right")

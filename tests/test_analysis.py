@@ -363,3 +363,25 @@ def test_chance_metrics_get_no_table(tmp_path, chance_results):
     report = build_report(root, results)
     assert "## `pretext/acc`" in report and "## `pretext/acc_chance`" not in report
     assert "`pretext/acc_chance` ours" not in report
+
+
+def test_figure_draws_the_chance_level_beside_a_pretext_accuracy(tmp_path, chance_results, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.report import plot
+
+    root = tmp_path / "chance"
+    root.mkdir()
+    (root / "study.json").write_text(json.dumps(CHANCE_STUDY))
+    drawn = []
+    monkeypatch.setattr(plt, "close", lambda figure: drawn.append(figure))
+    plot(root, chance_results.assign(study="chance", code_version="git:x"))
+    labels = {text.get_text() for axis in drawn[0].axes if axis.get_legend() for text in axis.get_legend().get_texts()}
+    assert {"ours", "paper", "chance"} <= labels
+    chance_points = [collection for axis in drawn[0].axes for collection in axis.collections
+                     if collection.get_label() == "chance"]
+    # bar figure: one chance marker per arm with a chance value (scratch has none: NaN, not drawn)
+    assert sorted(y for _, y in chance_points[0].get_offsets() if y == y) == [22.5, 50.0]
