@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ssl_core.io import atomic_write_text  # noqa: E402
-from ssl_core.experiment import TrialConfig, load_trial_data, run_trial, with_factors  # noqa: E402
+from ssl_core.experiment import TrialConfig, load_trial_data, run_local_trial, with_factors  # noqa: E402
 from ssl_core.presets import LEARNING_CHECK_ARMS, learning_check_config  # noqa: E402
 
 BASELINE = "random_init"
@@ -72,7 +72,7 @@ def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | Non
             key = _data_key(config)
             if key not in data_cache:
                 data_cache[key] = load_trial_data(config)
-            metrics = run_trial(config, data_cache[key])
+            metrics = run_local_trial(config, data_cache[key])
             results[arm][str(seed)] = metrics
             shown = {name: round(metrics[name], 3) for name in SHOWN if name in metrics}
             log(f"[{arm} seed {seed}] pretrain {metrics['time/pretrain_s']:.0f}s eval {metrics['time/eval_s']:.0f}s {shown}")

@@ -123,7 +123,7 @@ def evaluate_trial(config: TrialConfig, backbone, eval_data, device="cpu") -> di
     return evaluate(backbone, eval_data, dataclasses.replace(config.eval, seed=config.seed), device)
 
 
-def run_trial(config: TrialConfig, data=None, device="cpu") -> dict[str, float]:
+def run_local_trial(config: TrialConfig, data=None, device="cpu") -> dict[str, float]:
     """Pretrain (unless ``scratch``) and evaluate one trial in this process, without Ray.
 
     ``data`` is ``load_trial_data(config)`` when already decoded. Returns the evaluation

@@ -196,8 +196,3 @@ def held_out_metrics(method, videos: VideoCollection, batch_size: int, seed: int
     result = {name: total / max(seen, 1) for name, total in totals.items()}
     result.update(method.chance_levels({name: torch.cat(parts) for name, parts in targets.items()}))
     return result
-
-
-def pretext_accuracy(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu") -> float:
-    """``pretext/acc`` of :func:`held_out_metrics`."""
-    return held_out_metrics(method, videos, batch_size, seed, device)["pretext/acc"]
