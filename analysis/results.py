@@ -26,9 +26,9 @@ from pathlib import Path
 import pandas as pd
 
 from ssl_core.io import atomic_write_bytes, atomic_write_text, read_json
+from ssl_core.study import SUMMARY_FILE
 
 COLUMNS = ["study", "arm", "seed", "metric", "value", "status", "config_hash", "trial_id", "code_version"]
-SUMMARY_FILE = "trial_summary.json"
 
 
 def load_study(results_dir: str | Path) -> dict:

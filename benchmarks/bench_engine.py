@@ -40,7 +40,7 @@ def fast_path(config, storage) -> tuple[float, float, float]:
     def trainable(_):
         torch.set_num_threads(1)
         data = load_trial_data(config)[0]
-        pretrain_trial(config, data, on_epoch_end=_epoch_reporter(tune.report, {}))
+        pretrain_trial(config, data, on_epoch_end=_epoch_reporter(tune.report))
 
     started = time.perf_counter()
     result = tune.Tuner(trainable, run_config=tune.RunConfig(name="fast", storage_path=storage, verbose=0)).fit()[0]

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from ssl_core.data.dataset import EvalClips, TrainClips, VideoCollection
 from ssl_core.data.splits import read_split
 from ssl_core.data.video import read_video
+from ssl_core.data.config import ensure_datasets
 from ssl_core.eval.downstream import preset
 
 
@@ -45,7 +46,7 @@ def main():
     torch.set_num_threads(1)
     config = preset(args.preset)
     config = replace(config, data=replace(config.data, data_dir=args.data_dir))
-    listing = read_split(config.data.root("ucf"), 1, "train")
+    listing = read_split(ensure_datasets(config.data, ["ucf"])["ucf"], 1, "train")
     entries = listing.entries[: args.videos]
     clip = config.clip
 

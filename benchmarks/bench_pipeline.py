@@ -25,7 +25,8 @@ import ray
 
 from ray_jobs.labels import ensure_labels
 from ssl_core.config import to_dict
-from ssl_core.eval.downstream import DataConfig, preset
+from ssl_core.data.config import DataConfig, ensure_datasets
+from ssl_core.eval.downstream import preset
 from ssl_core.io import read_json
 from ssl_core.labels.store import LabelPipelineConfig
 
@@ -33,8 +34,7 @@ from ssl_core.labels.store import LabelPipelineConfig
 def label_config(paper: bool) -> LabelPipelineConfig:
     if paper:
         return LabelPipelineConfig()
-    clip = preset("default").clip
-    return LabelPipelineConfig(resize=tuple(clip.resize), num_frames=clip.num_frames, stride=clip.stride, crop=clip.crop)
+    return LabelPipelineConfig(clip=preset("default").clip)
 
 
 def count_rows(store: Path, folder: str) -> int:
@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per CPU count; the fastest is shown")
     args = parser.parse_args()
 
-    dataset = DataConfig(data_dir=args.data_dir, synth=preset("default").data.synth).root("ucf")
+    dataset = ensure_datasets(DataConfig(data_dir=args.data_dir, synth=preset("default").data.synth), ["ucf"])["ucf"]
     config = label_config(args.paper)
     print(f"dataset {dataset} | labels {to_dict(config)}")
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, OMP_NUM_THREADS="

@@ -1,7 +1,7 @@
 """Does pretraining beat random init at the laptop preset? A Ray-free learning check.
 
 For every seed it runs random init and each method at the ``default`` preset (the method's
-own laptop settings from ``ssl_core.presets``), evaluates the linear probe and kNN on both
+own laptop settings from ``ssl_core.presets.method_presets``), evaluates the linear probe and kNN on both
 embedded datasets, and prints each method minus random init, per seed and on average.
 
     python benchmarks/learning_check.py [--methods sts cstp rotation cstp_stor_n5]
@@ -28,29 +28,37 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ssl_core.config import ConfigError, parse_assignment  # noqa: E402
+from ssl_core.experiment import TrialConfig, load_trial_data, run_trial, with_factors  # noqa: E402
 from ssl_core.io import atomic_write_text  # noqa: E402
-from ssl_core.experiment import TrialConfig, load_trial_data, run_local_trial, with_factors  # noqa: E402
-from ssl_core.presets import LEARNING_CHECK_ARMS, learning_check_config  # noqa: E402
+from ssl_core.methods.cstp import STOR_ONLY  # noqa: E402
+from ssl_core.presets import method_presets  # noqa: E402
 
 BASELINE = "random_init"
+# The arms: dotted factors over each method's presets.
+ARMS: dict[str, dict] = {
+    BASELINE: {"method.name": "scratch"},
+    "sts": {"method.name": "sts"},
+    "cstp": {"method.name": "cstp"},
+    "rotation": {"method.name": "rotation"},
+    "cstp_stor_n5": {"method.name": "cstp", **STOR_ONLY, "method.options.num_candidates": 5},
+}
 SHOWN = ("linear/ucf/top1", "linear/hmdb/top1", "knn/ucf/top1", "knn/hmdb/top1", "pretext/acc", "pretext/acc_chance")
 
 
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def parse_factors(pairs) -> dict:
-    factors = {}
-    for pair in pairs or ():
-        path, separator, value = pair.partition("=")
-        if not separator:
-            raise SystemExit(f"--set: expected path=value, got {pair!r}")
-        factors[path] = _value(value)
-    return factors
+    """``["path=value", ...]`` -> ``{path: value}`` (values parsed as JSON when they parse)."""
+    try:
+        return dict(parse_assignment(pair, "--set") for pair in pairs or ())
+    except ConfigError as error:
+        raise SystemExit(str(error)) from None
+
+
+def learning_check_config(arm: str, preset: str = "default", seed: int = 0) -> TrialConfig:
+    """The trial of ``arm`` (a key of :data:`ARMS`) at the method's ``preset``: linear probe + kNN."""
+    factors = ARMS[arm]
+    config = with_factors(method_presets(factors["method.name"])[preset], factors)
+    return with_factors(config, {"eval.protocols": ("linear", "knn"), "seed": seed})
 
 
 def _data_key(config: TrialConfig) -> str:
@@ -72,7 +80,8 @@ def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | Non
             key = _data_key(config)
             if key not in data_cache:
                 data_cache[key] = load_trial_data(config)
-            metrics = run_local_trial(config, data_cache[key])
+            outcome = run_trial(config, data_cache[key])
+            metrics = {**outcome.metrics, "time/pretrain_s": outcome.seconds["pretrain"], "time/eval_s": outcome.seconds["eval"]}
             results[arm][str(seed)] = metrics
             shown = {name: round(metrics[name], 3) for name in SHOWN if name in metrics}
             log(f"[{arm} seed {seed}] pretrain {metrics['time/pretrain_s']:.0f}s eval {metrics['time/eval_s']:.0f}s {shown}")
@@ -112,8 +121,8 @@ def pretext_table(results: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", nargs="+", default=[arm for arm in LEARNING_CHECK_ARMS if arm != BASELINE],
-                        choices=[arm for arm in LEARNING_CHECK_ARMS if arm != BASELINE])
+    parser.add_argument("--methods", nargs="+", default=[arm for arm in ARMS if arm != BASELINE],
+                        choices=[arm for arm in ARMS if arm != BASELINE])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--preset", default="default", choices=("smoke", "default"))
     parser.add_argument("--set", nargs="*", default=[], help="dotted factors for every trial, path=value")

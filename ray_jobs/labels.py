@@ -33,7 +33,8 @@ import ray
 from ray.data import ActorPoolStrategy, DataContext
 
 from ray_jobs.session import start_ray
-from ssl_core.config import ConfigError, from_dict, require, to_dict
+from ssl_core.config import ConfigError, require, to_dict
+from ssl_core.data.config import ClipConfig
 from ssl_core.data.splits import VideoEntry
 from ssl_core.labels.store import (
     FLOW_SOURCES, LabelPipelineConfig, Shard, is_up_to_date, list_videos, pending_shards, plan_shards,
@@ -48,7 +49,7 @@ class ShardWriter:
 
     def __init__(self, config: dict[str, Any], store_dir: str):
         cv2.setNumThreads(1)
-        self.config = from_dict(LabelPipelineConfig, config)
+        self.config = LabelPipelineConfig.from_json(config)
         self.store_dir = Path(store_dir)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -141,16 +142,17 @@ def ensure_labels(dataset_dir: str | Path, out_dir: str | Path, config: LabelPip
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
     defaults = LabelPipelineConfig()
+    clip = defaults.clip
     parser = argparse.ArgumentParser(prog="python -m ray_jobs.labels", description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, help="dataset root (UCF101 or HMDB51 layout)")
     parser.add_argument("--out", required=True, help="folder that holds label stores")
     parser.add_argument("--flow", default=defaults.flow, help=f"one of {', '.join(FLOW_SOURCES)}")
     parser.add_argument("--precomputed-dir", default="", help="folder with u/ and v/ TV-L1 JPEGs (--flow precomputed)")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs (= workers) for the pipeline; default all")
-    parser.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"), default=list(defaults.resize))
-    parser.add_argument("--num-frames", type=int, default=defaults.num_frames)
-    parser.add_argument("--stride", type=int, default=defaults.stride)
-    parser.add_argument("--crop", type=int, default=defaults.crop)
+    parser.add_argument("--resize", type=int, nargs=2, metavar=("H", "W"), default=list(clip.resize))
+    parser.add_argument("--num-frames", type=int, default=clip.num_frames)
+    parser.add_argument("--stride", type=int, default=clip.stride)
+    parser.add_argument("--crop", type=int, default=clip.crop)
     parser.add_argument("--label-impl", default=defaults.label_impl)
     parser.add_argument("--split", type=int, default=defaults.split)
     parser.add_argument("--shard-size", type=int, default=defaults.shard_size)
@@ -160,8 +162,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.ArgumentParser, arg
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser, args = parse_args(argv)
-    config = LabelPipelineConfig(flow=args.flow, resize=tuple(args.resize), num_frames=args.num_frames, stride=args.stride,
-                                 crop=args.crop, label_impl=args.label_impl, split=args.split,
+    clip = ClipConfig(num_frames=args.num_frames, stride=args.stride, resize=tuple(args.resize), crop=args.crop)
+    config = LabelPipelineConfig(clip=clip, flow=args.flow, label_impl=args.label_impl, split=args.split,
                                  precomputed_dir=args.precomputed_dir, shard_size=args.shard_size)
     started = time.perf_counter()
     try:

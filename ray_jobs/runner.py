@@ -13,11 +13,10 @@ from ray.tune.search.optuna import OptunaSearch
 
 from ray_jobs.labels import ensure_labels
 from ray_jobs.session import start_ray
-from ray_jobs.study import Study
-from ray_jobs.trial import run_trial, summary_path
-from ssl_core.eval.downstream import DATASET_KEYS
+from ray_jobs.trial import run_trial
+from ssl_core.data.config import DATASET_KEYS, ensure_datasets
 from ssl_core.io import write_json
-from ssl_core.labels.store import LabelPipelineConfig
+from ssl_core.study import Study, summary_path
 
 TUNE_DIR = "tune"
 SUMMARY_KEYS = ("arm", "seed", "key", "config_hash", "code_version", "trial_id", "seconds")
@@ -96,38 +95,27 @@ def prepare_data(configs: dict) -> dict:
         data = config.data
         absolute = {"data_dir": str(Path(data.data_dir).resolve())}
         absolute.update({f"{key}_root": str(Path(root).resolve()) for key in DATASET_KEYS
-                         if (root := getattr(data, f"{key}_root")) is not None})
+                         if (root := data.given_root(key)) is not None})
         prepared[trial] = dataclasses.replace(config, data=dataclasses.replace(data, **absolute))
     config = next(iter(prepared.values()))
-    for key in dict.fromkeys((config.pretrain_dataset,) + tuple(config.eval_datasets)):
-        config.data.root(key)
+    ensure_datasets(config.data, dict.fromkeys((config.pretrain_dataset,) + tuple(config.eval_datasets)))
     return prepared
 
 
-def label_config(config) -> LabelPipelineConfig | None:
-    """The label pipeline an STS trial needs (None for other methods or a store given by hand)."""
-    if config.method.name != "sts" or config.method.options.get("label_store"):
-        return None
-    options = config.method.typed_options()
-    return LabelPipelineConfig(flow=options.flow, precomputed_dir=options.flow_dir, resize=tuple(config.clip.resize),
-                               num_frames=config.clip.num_frames, stride=config.clip.stride, crop=config.clip.crop,
-                               label_impl=options.label_impl, split=config.data.split)
-
-
 def prepare_labels(configs: dict) -> dict:
-    """Run the Ray Data label pipeline (or reuse its output) for every STS trial's pretraining
-    set, under ``<data_dir>/labels``, and point the trials at the store."""
+    """Run the Ray Data label pipeline (or reuse its output) for every trial whose method asks
+    for a label store, on its pretraining set, under ``<data_dir>/labels``, and point the
+    trials at the store."""
     prepared, stores = {}, {}
     for trial, config in configs.items():
-        labels = label_config(config)
+        labels = config.label_pipeline()
         if labels is None:
             prepared[trial] = config
             continue
         root = config.data.root(config.pretrain_dataset)
         if (root, labels) not in stores:
             stores[(root, labels)] = ensure_labels(root, Path(config.data.data_dir) / "labels", labels)
-        options = {**config.method.options, "label_store": str(stores[(root, labels)])}
-        prepared[trial] = dataclasses.replace(config, method=dataclasses.replace(config.method, options=options))
+        prepared[trial] = config.with_label_store(stores[(root, labels)])
     return prepared
 
 
@@ -137,18 +125,18 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
-    configs = prepare_data(configs)
+    prepared = prepare_data(configs)
     start_ray(args.address)
     try:
         have = ray.cluster_resources()
-        problem = check_resources(configs, have.get("CPU", 0), have.get("GPU", 0))
+        problem = check_resources(prepared, have.get("CPU", 0), have.get("GPU", 0))
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
-        configs = prepare_labels(configs)
+        prepared = prepare_labels(prepared)
         storage = args.storage_path or str(study_dir)
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, configs=configs, study_dir=str(study_dir), storage_path=storage),
+            tune.with_parameters(run_trial, configs=prepared, declared=configs, study_dir=str(study_dir), storage_path=storage),
             trial_function_resources(configs),
         )
         results = [result for tuner in _tuners(study, configs, study_dir, storage, trainable, args) for result in tuner.fit()]

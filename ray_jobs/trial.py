@@ -1,4 +1,5 @@
-"""A Tune trial: pretrain (in the trial, or through TorchTrainer for DDP), evaluate, report.
+"""A Tune trial around ``ssl_core.experiment.run_trial``: reporting, checkpoint hand-off, and
+the choice of where the training loop runs.
 
 One-worker trials run the training loop directly inside the Tune function (a TorchTrainer
 costs 15-30 s of start-up per trial on a laptop); multi-worker trials run the same loop in
@@ -18,11 +19,11 @@ import ray
 import torch
 from ray import tune
 
-from ray_jobs.study import SUMMARY_FILE
-from ssl_core.checkpoint import save_backbone
 from ssl_core.config import config_hash, to_dict
-from ssl_core.experiment import TrialConfig, build_trial_method, evaluate_trial, load_trial_data, pretrain_trial, with_factors
+from ssl_core import experiment
+from ssl_core.experiment import TrialConfig, build_trial_method, load_trial_data, pretrain_here, pretrain_trial, with_factors
 from ssl_core.io import write_json
+from ssl_core.study import completed_summary, trial_key
 
 STATE_FILE = "state.pt"
 FAIL_ONCE_ENV = "SSL_ABLATE_FAIL_ONCE"  # "<epoch>:<marker path>": raise once at that epoch (tests)
@@ -63,23 +64,14 @@ def _maybe_inject_failure(epoch: int) -> None:
         raise RuntimeError(f"injected failure at epoch {epoch} ({FAIL_ONCE_ENV})")
 
 
-def _epoch_reporter(report, last_metrics: dict, is_rank_zero: bool = True):
-    """Report each epoch's metrics (rank 0 with the state as checkpoint); keep the latest in ``last_metrics``."""
+def _epoch_reporter(report, is_rank_zero: bool = True):
+    """Report each epoch's metrics (rank 0 with the state, and the metrics, as checkpoint)."""
 
     def on_epoch_end(metrics: dict, state: dict) -> None:
-        last_metrics.clear()
-        last_metrics.update(metrics)
         _report_with_state(report, metrics, {**state, "metrics": metrics} if is_rank_zero else None)
         _maybe_inject_failure(int(metrics["epoch"]))
 
     return on_epoch_end
-
-
-def pretrain_in_trial(config: TrialConfig, pretrain_data, state: dict | None):
-    """Fast path: the loop runs in the Tune trial process itself. Returns (backbone, last epoch's metrics)."""
-    last_metrics = dict(state.get("metrics", {})) if state else {}
-    method = pretrain_trial(config, pretrain_data, state, _epoch_reporter(tune.report, last_metrics))
-    return method.backbone, last_metrics
 
 
 def train_loop_per_worker(loop_config: dict) -> None:
@@ -92,7 +84,7 @@ def train_loop_per_worker(loop_config: dict) -> None:
     pretrain_data, _ = load_trial_data(config)
     state = _load_state(ray.train.get_checkpoint())
     device = ray.train.torch.get_device() if config.resources.use_gpu else "cpu"
-    reporter = _epoch_reporter(ray.train.report, {}, context.get_world_rank() == 0)
+    reporter = _epoch_reporter(ray.train.report, context.get_world_rank() == 0)
     pretrain_trial(config, pretrain_data, state, reporter, device)
 
 
@@ -119,8 +111,17 @@ def pretrain_with_torch_trainer(config: TrialConfig, name: str, storage_path: st
     return method.backbone, dict(state.get("metrics", {}))
 
 
-def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: str) -> None:
-    """Tune function trainable. ``configs[(arm, seed)]`` is the validated TrialConfig."""
+def _pretrainer(config: TrialConfig, name: str, storage_path: str):
+    """In this process for one worker; ``num_workers`` TorchTrainer workers (DDP) otherwise."""
+    if config.resources.num_workers == 1:
+        return pretrain_here
+    return lambda config, pretrain_data, state, on_epoch_end, device: pretrain_with_torch_trainer(config, name, storage_path)
+
+
+def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str) -> None:
+    """Tune function trainable. ``configs[(arm, seed)]`` is the validated TrialConfig, ready to
+    run (absolute paths, label stores); ``declared[(arm, seed)]`` the config as declared, whose
+    hash identifies the trial wherever the study directory or the checkout is."""
     arm, seed = tune_config["arm"], int(tune_config["seed"])
     searched = tune_config.get("search", {})
     config: TrialConfig = with_factors(configs[(arm, seed)], searched).validate()
@@ -128,7 +129,8 @@ def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: st
     trial_dir = Path(context.get_trial_dir())
     torch.set_num_threads(max(1, int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
     key = trial_key(arm, seed, context.get_trial_id() if searched else None)
-    identity = {"arm": arm, "seed": seed, "key": key, "searched": searched, "config_hash": config_hash(config),
+    identity = {"arm": arm, "seed": seed, "key": key, "searched": searched,
+                "config_hash": config_hash(with_factors(declared[(arm, seed)], searched)),
                 "code_version": code_version(), "trial_id": context.get_trial_id()}
     write_json(trial_dir / "config.json", {**identity, "config": to_dict(config)})
     finished = completed_summary(study_dir, key, identity["config_hash"])
@@ -139,35 +141,10 @@ def run_trial(tune_config: dict, configs: dict, study_dir: str, storage_path: st
     _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
                              "node_id": ray.get_runtime_context().get_node_id()})
     started = time.perf_counter()
-    pretrain_data, eval_data = load_trial_data(config)
-    if config.pretrains and config.resources.num_workers > 1:
-        backbone, pretext = pretrain_with_torch_trainer(config, f"train_{arm}_seed{seed}", storage_path)
-    elif config.pretrains:
-        backbone, pretext = pretrain_in_trial(config, pretrain_data, state)
-    else:
-        backbone, pretext = build_trial_method(config).backbone, {}
-    save_backbone(trial_dir / "backbone", backbone, config.backbone, extra=identity)
-    metrics = evaluate_trial(config, backbone, eval_data)
-    pretext = {k: v for k, v in pretext.items() if k.startswith("pretext/")}
-    tune.report({**pretext, **metrics, **identity, "done": True, "seconds": time.perf_counter() - started})
-
-
-def trial_key(arm: str, seed: int, search_trial_id: str | None = None) -> str:
-    """Name of a trial in the study directory: ``<arm>__seed<k>``, or ``<arm>__<trial id>`` for a search sample."""
-    return f"{arm}__{search_trial_id}" if search_trial_id else f"{arm}__seed{seed}"
-
-
-def summary_path(study_dir: str | Path, key: str) -> Path:
-    return Path(study_dir) / "trials" / key / SUMMARY_FILE
-
-
-def completed_summary(study_dir: str, key: str, expected_hash: str) -> dict | None:
-    """The stored summary of trial ``key`` if it completed with the same config, else None."""
-    path = summary_path(study_dir, key)
-    if not path.is_file():
-        return None
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    return summary if summary.get("status") == "completed" and summary.get("config_hash") == expected_hash else None
+    outcome = experiment.run_trial(config, state=state, on_epoch_end=_epoch_reporter(tune.report),
+                                   backbone_dir=trial_dir / "backbone", backbone_extra=identity,
+                                   pretrainer=_pretrainer(config, f"train_{arm}_seed{seed}", storage_path))
+    tune.report({**outcome.metrics, **identity, "done": True, "seconds": time.perf_counter() - started})
 
 
 def _log_attempt(study_dir: str, record: dict) -> None:

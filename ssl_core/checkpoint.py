@@ -5,31 +5,16 @@ Loading uses ``torch.load(weights_only=True)``: a checkpoint never executes code
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ssl_core.backbones import build_backbone, list_backbones
-from ssl_core.config import from_dict, require, to_dict
+from ssl_core.backbones import BackboneConfig
+from ssl_core.config import from_dict, to_dict
 from ssl_core.io import atomic_write_bytes, read_json, write_json
 
 WEIGHTS_FILE = "backbone.pt"
 CONFIG_FILE = "backbone.json"
-
-
-@dataclass(frozen=True)
-class BackboneConfig:
-    name: str = "r3d_18"
-    width: float = 1.0
-
-    def validate(self, prefix: str = "backbone.") -> "BackboneConfig":
-        require(self.name in list_backbones(), prefix + "name", f"unknown backbone {self.name!r} (known: {', '.join(list_backbones())})")
-        require(self.width > 0, prefix + "width", f"must be > 0, got {self.width}")
-        return self
-
-    def build(self):
-        return build_backbone(self.validate().name, width=self.width)
 
 
 def save_backbone(directory: str | Path, backbone, config: BackboneConfig, extra: dict | None = None) -> Path:

@@ -12,6 +12,8 @@ import json
 import typing
 from typing import Any, TypeVar
 
+import numpy as np
+
 T = TypeVar("T")
 
 
@@ -26,6 +28,63 @@ class ConfigError(ValueError):
 def require(condition: bool, field: str, message: str) -> None:
     if not condition:
         raise ConfigError(field, message)
+
+
+def is_int(value: Any) -> bool:
+    """An integer that is not a bool (NumPy integers count)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_number(value: Any) -> bool:
+    """An int or float that is not a bool (NumPy scalars count)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def _range_text(minimum, maximum) -> str:
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f" >= {minimum}"
+    return f" <= {maximum}" if maximum is not None else ""
+
+
+def _in_range(value, minimum, maximum) -> bool:
+    return (minimum is None or value >= minimum) and (maximum is None or value <= maximum)
+
+
+def require_int(value: Any, field: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as an int, or :class:`ConfigError` naming ``field`` (bools are not integers)."""
+    require(is_int(value) and _in_range(value, minimum, maximum), field,
+            f"must be an integer{_range_text(minimum, maximum)}, got {value!r}")
+    return int(value)
+
+
+def require_number(value: Any, field: str, minimum: float | None = None, maximum: float | None = None) -> float:
+    """``value`` as a float, or :class:`ConfigError` naming ``field``."""
+    require(is_number(value) and _in_range(value, minimum, maximum), field,
+            f"must be a number{_range_text(minimum, maximum)}, got {value!r}")
+    return float(value)
+
+
+def require_bool(value: Any, field: str) -> bool:
+    require(isinstance(value, bool), field, f"must be true or false, got {value!r}")
+    return value
+
+
+def require_choice(value: Any, field: str, choices) -> Any:
+    require(value in tuple(choices), field, f"must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def parse_assignment(text: str, field: str = "set") -> tuple[str, Any]:
+    """``"pretrain.epochs=4"`` -> ``("pretrain.epochs", 4)``: the value parsed as JSON when it
+    parses (numbers, true/false, null, lists, quoted strings), else kept as the string."""
+    path, separator, value = text.partition("=")
+    require(bool(separator) and bool(path.strip()), field, f"expected PATH=VALUE, got {text!r}")
+    try:
+        return path.strip(), json.loads(value)
+    except ValueError:
+        return path.strip(), value
 
 
 def to_dict(config: Any) -> dict:

@@ -1,24 +1,30 @@
-"""One trial of a study, without Ray: pretrain a method (unless ``scratch``), then evaluate.
+"""One trial of a study, without Ray: load data, pretrain a method (unless ``scratch``), save
+its backbone, evaluate (:func:`run_trial`).
 
 :class:`TrialConfig` is the complete, typed, validated description of a trial; a study
 arm changes it through dotted factor paths (``{"method.name": "rotation",
 "pretrain.epochs": 3}``). The Ray layer (``ray_jobs``) only adds reporting, checkpoints,
-scheduling and distribution around these functions.
+scheduling and distribution around :func:`run_trial`.
 """
 from __future__ import annotations
 
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch import nn
 
-from ssl_core.checkpoint import BackboneConfig
+from ssl_core.backbones import BackboneConfig
+from ssl_core.checkpoint import save_backbone
 from ssl_core.config import ConfigError, require
-from ssl_core.data.dataset import ClipConfig, VideoCollection
-from ssl_core.eval.downstream import DATASET_KEYS, DataConfig, load_datasets
+from ssl_core.data.config import DATASET_KEYS, ClipConfig, DataConfig
+from ssl_core.data.dataset import VideoCollection
+from ssl_core.eval.downstream import load_datasets
 from ssl_core.eval.protocols import EvalConfig, evaluate
+from ssl_core.labels.store import LabelPipelineConfig
 from ssl_core.methods import METHODS, MethodConfig, build_method
 from ssl_core.pretrain import PretrainConfig, pretrain
 
@@ -70,14 +76,26 @@ class TrialConfig:
     def pretrains(self) -> bool:
         return METHODS[self.method.name].pretrains and self.pretrain.epochs > 0
 
+    def label_pipeline(self) -> LabelPipelineConfig | None:
+        """The labels the method needs computed before training, on the pretraining set (or None)."""
+        method = METHODS[self.method.name]
+        return method.label_pipeline(self.method.typed_options(), self.clip, self.data.split) if self.pretrains else None
+
+    def with_label_store(self, store: str | Path) -> "TrialConfig":
+        """This trial reading its labels from the computed ``store`` folder."""
+        options = METHODS[self.method.name].with_label_store(dict(self.method.options), str(store))
+        return dataclasses.replace(self, method=dataclasses.replace(self.method, options=options))
+
 
 def with_factors(config: Any, factors: dict[str, Any]) -> Any:
     """``config`` with each dotted path in ``factors`` set (``"pretrain.epochs": 3``).
 
-    Setting ``method.name`` to another method drops the previous method's options (a
-    ``scratch`` arm of a CSTP study does not inherit CSTP's options).
+    ``method.name`` is applied first, whatever its place in ``factors``: setting it to another
+    method drops the previous method's options (a ``scratch`` arm of a CSTP study does not
+    inherit CSTP's options), and the ``method.options.*`` given beside it are kept. A list
+    given for a tuple field becomes a tuple (values parsed from JSON).
     """
-    for path, value in factors.items():
+    for path, value in sorted(factors.items(), key=lambda item: item[0] != "method.name"):
         if path == "method.name" and isinstance(config, TrialConfig) and value != config.method.name:
             config = dataclasses.replace(config, method=MethodConfig(value))
         config = _set_path(config, path.split("."), value, path)
@@ -92,6 +110,8 @@ def _set_path(config: Any, parts: list[str], value: Any, full_path: str) -> Any:
             return {**config, head: value}
         raise ConfigError(full_path, f"unknown factor: {type(config).__name__} has no field {head!r}")
     if len(parts) == 1:
+        if isinstance(getattr(config, head), tuple) and isinstance(value, list):
+            value = tuple(value)
         return dataclasses.replace(config, **{head: value})
     return dataclasses.replace(config, **{head: _set_path(getattr(config, head), parts[1:], value, full_path)})
 
@@ -119,26 +139,60 @@ def pretrain_trial(config: TrialConfig, pretrain_data, state: dict | None = None
                     on_epoch_end=on_epoch_end, device=device)
 
 
+def pretrain_here(config: TrialConfig, pretrain_data, state: dict | None = None,
+                  on_epoch_end: Callable[[dict, dict], None] | None = None, device="cpu"):
+    """Pretrain in this process: ``(backbone, the last epoch's metrics)`` (from ``state["metrics"]``
+    when ``state`` already holds every epoch)."""
+    last = dict(state.get("metrics", {})) if state else {}
+
+    def record(metrics: dict, epoch_state: dict) -> None:
+        last.clear()
+        last.update(metrics)
+        if on_epoch_end is not None:
+            on_epoch_end(metrics, epoch_state)
+
+    return pretrain_trial(config, pretrain_data, state, record, device).backbone, last
+
+
 def evaluate_trial(config: TrialConfig, backbone, eval_data, device="cpu") -> dict[str, float]:
     return evaluate(backbone, eval_data, dataclasses.replace(config.eval, seed=config.seed), device)
 
 
-def run_local_trial(config: TrialConfig, data=None, device="cpu") -> dict[str, float]:
-    """Pretrain (unless ``scratch``) and evaluate one trial in this process, without Ray.
+# (config, pretrain data, state, on_epoch_end, device) -> (backbone, last epoch's metrics)
+Pretrainer = Callable[..., tuple[nn.Module, dict]]
 
-    ``data`` is ``load_trial_data(config)`` when already decoded. Returns the evaluation
-    metrics, the last epoch's ``pretext/*`` metrics and ``time/pretrain_s``, ``time/eval_s``.
+
+@dataclass
+class TrialOutcome:
+    """``metrics``: the last epoch's ``pretext/*`` then the evaluation metrics; ``seconds``:
+    ``{"pretrain", "eval"}`` wall times; ``backbone``: the evaluated backbone."""
+
+    metrics: dict[str, float]
+    seconds: dict[str, float]
+    backbone: nn.Module
+
+
+def run_trial(config: TrialConfig, data=None, state: dict | None = None,
+              on_epoch_end: Callable[[dict, dict], None] | None = None, device="cpu",
+              backbone_dir: str | Path | None = None, backbone_extra: dict | None = None,
+              pretrainer: Pretrainer = pretrain_here) -> TrialOutcome:
+    """Load data, pretrain (unless the method does not), save the backbone, evaluate.
+
+    ``data`` is ``load_trial_data(config)`` when already decoded; ``state`` a pretraining
+    state to resume from; ``on_epoch_end(metrics, state)`` is called after every epoch;
+    ``backbone_dir`` receives the backbone (``ssl_core.checkpoint``) before evaluation;
+    ``pretrainer`` replaces the in-process loop (the Ray layer's DDP workers).
     """
     config.validate()
     pretrain_data, eval_data = data if data is not None else load_trial_data(config)
-    history: list[dict] = []
     started = time.perf_counter()
-    method = pretrain_trial(config, pretrain_data, on_epoch_end=lambda metrics, state: history.append(dict(metrics)),
-                            device=device)
+    if config.pretrains:
+        backbone, last = pretrainer(config, pretrain_data, state, on_epoch_end, device)
+    else:
+        backbone, last = build_trial_method(config).backbone, {}
     pretrained = time.perf_counter()
-    metrics = evaluate_trial(config, method.backbone, eval_data, device)
-    if history:
-        metrics.update({name: float(value) for name, value in history[-1].items() if name.startswith("pretext/")})
-    metrics["time/pretrain_s"] = pretrained - started
-    metrics["time/eval_s"] = time.perf_counter() - pretrained
-    return metrics
+    if backbone_dir is not None:
+        save_backbone(backbone_dir, backbone, config.backbone, extra=backbone_extra)
+    metrics = {name: float(value) for name, value in last.items() if name.startswith("pretext/")}
+    metrics.update(evaluate_trial(config, backbone, eval_data, device))
+    return TrialOutcome(metrics, {"pretrain": pretrained - started, "eval": time.perf_counter() - pretrained}, backbone)

@@ -6,8 +6,9 @@ the contrastive objective (BYOL) and the base augmentation.
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
-from ssl_core.presets import cstp_presets
+from ray_jobs.cli import run_study_cli
+from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 NOTHING = {"method.options.pace": False, "method.options.rotation": False, "method.options.stor": False,
            "method.options.pace_aug": False, "method.options.rotation_aug": False}
@@ -37,7 +38,7 @@ STUDY = Study(
         for name, (setting, factors) in ROWS.items()
     ),
     metrics=finetune_metrics("video", ("ucf",)) + EXTRA_METRICS,
-    presets=cstp_presets(),
+    presets=method_presets("cstp"),
     baseline_arm="scratch",
 )
 

@@ -7,8 +7,9 @@ stay on in every arm (the tasks are what is ablated).
 import itertools
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
-from ssl_core.presets import cstp_presets
+from ray_jobs.cli import run_study_cli
+from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 PARTS = {"contrastive": "contrastive(BYOL)", "pace": "pb-rate task", "rotation": "rotation task", "stor": "STOR task"}
 
@@ -27,7 +28,7 @@ STUDY = Study(
     table="CSTP/T2",
     arms=tuple(_arm(subset) for size in range(5) for subset in itertools.combinations(PARTS, size)),
     metrics=finetune_metrics("video") + EXTRA_METRICS,
-    presets=cstp_presets(),
+    presets=method_presets("cstp"),
     baseline_arm="scratch",
 )
 

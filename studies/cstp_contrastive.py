@@ -5,8 +5,9 @@
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
-from ssl_core.presets import cstp_presets
+from ray_jobs.cli import run_study_cli
+from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 FRAMEWORKS = {"simclr": "SimCLR", "moco": "MoCo", "byol": "BYOL", "simsiam": "SimSiam"}
 TASK_STEPS = (("", ()), (" + pb-rate task", ("pace",)), (" + pb-rate task + rotation task", ("pace", "rotation")),
@@ -23,7 +24,7 @@ STUDY = Study(
         for framework, name in FRAMEWORKS.items() for suffix, tasks in TASK_STEPS
     ),
     metrics=finetune_metrics("video") + EXTRA_METRICS,
-    presets=cstp_presets(),
+    presets=method_presets("cstp"),
     baseline_arm="scratch",
 )
 

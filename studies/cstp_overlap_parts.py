@@ -4,8 +4,10 @@
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
-from ssl_core.presets import STOR_ONLY, cstp_presets
+from ray_jobs.cli import run_study_cli
+from ssl_core.methods.cstp import STOR_ONLY
+from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 STUDY = Study(
     name="cstp_overlap_parts",
@@ -18,7 +20,7 @@ STUDY = Study(
         Arm("both", STOR_ONLY, paper={"setting": "spatial + temporal overlap"}),
     ),
     metrics=finetune_metrics("video", ("ucf",)) + EXTRA_METRICS,
-    presets=cstp_presets(),
+    presets=method_presets("cstp"),
     baseline_arm="scratch",
 )
 

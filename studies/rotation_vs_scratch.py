@@ -4,8 +4,9 @@
 """
 import sys
 
-from ray_jobs.study import Arm, Metric, Study, run_study_cli
+from ray_jobs.cli import run_study_cli
 from ssl_core.presets import BASE_PRESETS
+from ssl_core.study import Arm, Metric, Study
 
 STUDY = Study(
     name="rotation_vs_scratch",

@@ -14,13 +14,15 @@ video; fine-tuning alone would cost about 9 minutes per trial at this data size.
 """
 import sys
 
-from ray_jobs.study import Arm, Metric, Study, finetune_metrics, run_study_cli
+from ray_jobs.cli import run_study_cli
 from ssl_core.experiment import with_factors
-from ssl_core.presets import STOR_ONLY, cstp_presets
+from ssl_core.methods.cstp import STOR_ONLY
+from ssl_core.presets import method_presets
+from ssl_core.study import Arm, Metric, Study, finetune_metrics
 
 MAIN_JOB_BUDGET = {"pretrain.epochs": 1, "pretrain.warmup_epochs": 0, "pretrain.schedule.data_fraction_k": 2,
                    "eval.protocols": ("linear", "knn", "retrieval"), "eval.clips_per_video": 1}
-PRESETS = cstp_presets()
+PRESETS = method_presets("cstp")
 PRESETS["default"] = with_factors(PRESETS["default"], MAIN_JOB_BUDGET)
 
 STUDY = Study(

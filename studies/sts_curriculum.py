@@ -7,8 +7,9 @@ The paper pretrains R(2+1)D on Kinetics-400; here the pretraining set is the stu
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ray_jobs.cli import run_study_cli
 from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 STUDY = Study(
     name="sts_curriculum",

@@ -5,8 +5,9 @@
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ray_jobs.cli import run_study_cli
 from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 FRACTIONS = {"1/16": 16, "1/8": 8, "1/4": 4, "1/2": 2, "3/4": 4 / 3, "1": 1}
 

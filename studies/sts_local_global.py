@@ -4,8 +4,9 @@
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ray_jobs.cli import run_study_cli
 from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 PATTERNS = ["motion_p1", "motion_p2", "motion_p3"]
 

@@ -4,9 +4,10 @@
 """
 import sys
 
-from ray_jobs.study import EXTRA_METRICS, Arm, Study, finetune_metrics, run_study_cli
+from ray_jobs.cli import run_study_cli
 from ssl_core.methods.sts import LABEL_GROUPS
 from ssl_core.presets import method_presets
+from ssl_core.study import EXTRA_METRICS, Arm, Study, finetune_metrics
 
 MOTION = [group for group in LABEL_GROUPS if group.startswith("motion")]
 APPEARANCE = [group for group in LABEL_GROUPS if group.startswith("appearance")]

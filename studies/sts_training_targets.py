@@ -6,8 +6,9 @@ the paper's HMDB51 pretext-accuracy column has no counterpart here).
 """
 import sys
 
-from ray_jobs.study import PAPER_BACKBONES, Arm, Metric, Study, finetune_metrics, run_study_cli
+from ray_jobs.cli import run_study_cli
 from ssl_core.presets import method_presets
+from ssl_core.study import PAPER_BACKBONES, Arm, Metric, Study, finetune_metrics
 
 TARGETS = {"regression": "1D label regression", "regression_2d": "2D label regression", "classification": "classification"}
 

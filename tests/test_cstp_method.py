@@ -6,7 +6,7 @@ import torch
 from conftest import losses_on_fixed_batch
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
-from ssl_core.data.dataset import ClipConfig
+from ssl_core.data.config import ClipConfig
 from ssl_core.heads import MLPHead
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.methods.cstp import CSTPOptions

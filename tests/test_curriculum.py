@@ -7,7 +7,8 @@ from conftest import coloured_frames, write_video
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
 from ssl_core.curriculum import CurriculumConfig, active_indices, subset_indices
-from ssl_core.data.dataset import ClipConfig, VideoCollection
+from ssl_core.data.config import ClipConfig
+from ssl_core.data.dataset import VideoCollection
 from ssl_core.data.splits import VideoEntry
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.pretrain import PretrainConfig, pretrain

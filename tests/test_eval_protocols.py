@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssl_core.checkpoint import BackboneConfig, load_backbone, save_backbone
+from ssl_core.backbones import BackboneConfig
+from ssl_core.checkpoint import load_backbone, save_backbone
 from ssl_core.eval import EvalConfig, evaluate
 from ssl_core.eval.__main__ import main as eval_main
 from ssl_core.eval.downstream import load_datasets, preset, run_downstream

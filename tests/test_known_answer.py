@@ -14,7 +14,7 @@ import torch
 
 from conftest import InMemoryVideos
 from ssl_core.backbones import build_backbone
-from ssl_core.data.dataset import ClipConfig
+from ssl_core.data.config import ClipConfig
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.pretrain import PretrainConfig, pretrain
 

@@ -23,17 +23,26 @@ import ray
 from ray_jobs import labels
 from ssl_core.config import ConfigError
 from ssl_core.data.clips import clip_indices
+from ssl_core.data.config import ClipConfig
 from ssl_core.data.synth import ensure_dataset
 from ssl_core.data.video import read_video
 from ssl_core.io import read_json
 from ssl_core.labels.flow import compute_flow, decode_flow_jpeg, encode_flow_jpeg, tvl1_available
 from ssl_core.labels.sts import curriculum_score
 from ssl_core.labels.store import (
-    FlowStore, LabelPipelineConfig, compute_shard, compute_video_rows, list_videos, shard_files, store_path,
+    CLIP_FIELDS, FlowStore, LabelPipelineConfig, compute_shard, compute_video_rows, list_videos, shard_files, store_path,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = LabelPipelineConfig(resize=(32, 32), num_frames=4, stride=2, crop=24, shard_size=4)
+CONFIG = LabelPipelineConfig(clip=ClipConfig(num_frames=4, stride=2, resize=(32, 32), crop=24), shard_size=4)
+
+
+def changed(config: LabelPipelineConfig, **changes) -> LabelPipelineConfig:
+    """``config`` with ``changes``; the clip's fields (resize, num_frames, stride, crop) go to its clip."""
+    clip = {name: changes.pop(name) for name in CLIP_FIELDS if name in changes}
+    return replace(config, clip=replace(config.clip, **clip), **changes)
+
+
 CLI_ARGS = ["--resize", "32", "32", "--num-frames", "4", "--stride", "2", "--crop", "24", "--shard-size", "4"]
 CORRUPT_ID = "bounce/bounce_Corrupt_0"
 
@@ -68,7 +77,7 @@ def mtimes(store: Path) -> dict[str, int]:
 
 
 def expected_flow(frames: np.ndarray, start: int, config: LabelPipelineConfig) -> tuple[np.ndarray, np.ndarray]:
-    u, v = compute_flow(frames[clip_indices(start, config.num_frames, config.stride)], config.flow)
+    u, v = compute_flow(frames[clip_indices(start, config.clip.num_frames, config.clip.stride)], config.flow)
     return decode_flow_jpeg(encode_flow_jpeg(u)), decode_flow_jpeg(encode_flow_jpeg(v))
 
 
@@ -173,30 +182,30 @@ def test_cli_killed_mid_run_resumes_to_identical_files(dataset, reference, tmp_p
 def test_stored_flow_and_scores_match_an_independent_computation(dataset, reference):
     store = FlowStore.open(reference)
     entry = next(e for e in list_videos(dataset, 1) if e.video_id == store.video_ids[5])
-    frames = read_video(entry.path, CONFIG.resize)
+    frames = read_video(entry.path, CONFIG.clip.resize)
     assert store.num_video_frames(entry.video_id) == len(frames) == 16
     scores = store.clip_scores(entry.video_id)
-    assert scores.shape == (len(frames) - CONFIG.span + 1,) and scores.dtype == np.float64
+    assert scores.shape == (len(frames) - CONFIG.clip.span + 1,) and scores.dtype == np.float64
     for start in range(len(scores)):
         u, v = expected_flow(frames, start, CONFIG)
-        got_u, got_v = store.flow(entry.video_id, start, CONFIG.num_frames)
-        assert got_u.dtype == np.float32 and got_u.shape == (CONFIG.num_frames - 1, 32, 32)
+        got_u, got_v = store.flow(entry.video_id, start, CONFIG.clip.num_frames)
+        assert got_u.dtype == np.float32 and got_u.shape == (CONFIG.clip.num_frames - 1, 32, 32)
         np.testing.assert_array_equal(got_u, u)
         np.testing.assert_array_equal(got_v, v)
-        assert scores[start] == curriculum_score(centre(u, CONFIG.crop), centre(v, CONFIG.crop), CONFIG.label_impl)
+        assert scores[start] == curriculum_score(centre(u, CONFIG.clip.crop), centre(v, CONFIG.clip.crop), CONFIG.label_impl)
     assert store.video_score(entry.video_id) == pytest.approx(float(scores.mean()), abs=0)
     assert scores.max() > 0
     with pytest.raises(IndexError):
-        store.flow(entry.video_id, len(scores), CONFIG.num_frames)
+        store.flow(entry.video_id, len(scores), CONFIG.clip.num_frames)
     with pytest.raises(KeyError):
-        store.flow(CORRUPT_ID, 0, CONFIG.num_frames)
+        store.flow(CORRUPT_ID, 0, CONFIG.clip.num_frames)
 
 
 def test_video_rows_with_stride_one_are_the_quantised_flow_of_all_frames(dataset):
-    config = replace(CONFIG, stride=1, num_frames=8)
+    config = changed(CONFIG, stride=1, num_frames=8)
     entry = list_videos(dataset, 1)[0]
     rows = compute_video_rows(entry, config)
-    u, v = compute_flow(read_video(entry.path, config.resize), "dis")
+    u, v = compute_flow(read_video(entry.path, config.clip.resize), "dis")
     np.testing.assert_array_equal(rows.flow_u, encode_flow_jpeg(u))
     np.testing.assert_array_equal(rows.flow_v, encode_flow_jpeg(v))
     assert rows.clip_scores.shape == (16 - 8 + 1,)
@@ -204,7 +213,7 @@ def test_video_rows_with_stride_one_are_the_quantised_flow_of_all_frames(dataset
 
 def test_videos_shorter_than_a_clip_become_failure_records(dataset):
     entries = list_videos(dataset, 1)[:2]
-    rows, failed = compute_shard(entries, replace(CONFIG, num_frames=16))
+    rows, failed = compute_shard(entries, changed(CONFIG, num_frames=16))
     assert rows == []
     assert [(f["video_id"], f["kind"]) for f in failed] == [(e.video_id, "too_short") for e in entries]
 
@@ -218,7 +227,7 @@ def test_precomputed_flow_folders_are_read_resized_and_requantised(dataset, tmp_
         (tmp_path / axis / stem).mkdir(parents=True)
         for t, image in enumerate(stack, start=1):
             cv2.imwrite(str(tmp_path / axis / stem / f"frame{t:06d}.png"), image)
-    config = replace(CONFIG, flow="precomputed", precomputed_dir=str(tmp_path), stride=1, resize=(16, 16), crop=16)
+    config = changed(CONFIG, flow="precomputed", precomputed_dir=str(tmp_path), stride=1, resize=(16, 16), crop=16)
     rows = compute_video_rows(entry, config.validate())
     np.testing.assert_array_equal(rows.flow_u, images["u"])
     np.testing.assert_array_equal(rows.flow_v, images["v"])
@@ -230,20 +239,20 @@ def test_precomputed_flow_folders_are_read_resized_and_requantised(dataset, tmp_
 
 def test_changed_parameters_go_to_another_directory(dataset, tmp_path):
     base = store_path(tmp_path, dataset, CONFIG)
-    assert store_path(tmp_path, dataset, replace(CONFIG)) == base
+    assert store_path(tmp_path, dataset, changed(CONFIG)) == base
     changes = [{"flow": "farneback"}, {"resize": (40, 40)}, {"num_frames": 8}, {"stride": 1}, {"crop": 16},
                {"label_impl": "paper"}, {"split": 2}, {"shard_size": 8}]
-    paths = {store_path(tmp_path, dataset, replace(CONFIG, **change)) for change in changes}
+    paths = {store_path(tmp_path, dataset, changed(CONFIG, **change)) for change in changes}
     assert len(paths) == len(changes) and base not in paths
 
 
 BAD_CONFIGS = [
     ({"flow": "sift"}, "labels.flow"),
-    ({"crop": 40}, "labels.crop"),
-    ({"crop": 20}, "labels.crop"),
-    ({"resize": (32,)}, "labels.resize"),
-    ({"num_frames": 1}, "labels.num_frames"),
-    ({"stride": 0}, "labels.stride"),
+    ({"crop": 40}, "labels.clip.crop"),
+    ({"crop": 20}, "labels.clip.crop"),
+    ({"resize": (32,)}, "labels.clip.resize"),
+    ({"num_frames": 1}, "labels.clip.num_frames"),
+    ({"stride": 0}, "labels.clip.stride"),
     ({"label_impl": "mine"}, "labels.label_impl"),
     ({"split": 4}, "labels.split"),
     ({"shard_size": 0}, "labels.shard_size"),
@@ -259,7 +268,7 @@ def test_bad_config_fails_naming_the_field_before_ray(dataset, tmp_path, monkeyp
     monkeypatch.setattr(labels, "run_shards", no_ray)
     monkeypatch.setattr(labels, "start_ray", no_ray)
     with pytest.raises(ConfigError) as error:
-        labels.ensure_labels(dataset, tmp_path / "out", replace(CONFIG, **change))
+        labels.ensure_labels(dataset, tmp_path / "out", changed(CONFIG, **change))
     assert error.value.field == field
     assert not (tmp_path / "out").exists()
 
@@ -267,7 +276,7 @@ def test_bad_config_fails_naming_the_field_before_ray(dataset, tmp_path, monkeyp
 @pytest.mark.skipif(tvl1_available(), reason="OpenCV contrib is installed")
 def test_tvl1_without_contrib_points_at_the_extra():
     with pytest.raises(ConfigError, match=r"tvl1\]") as error:
-        replace(CONFIG, flow="tvl1").validate()
+        changed(CONFIG, flow="tvl1").validate()
     assert error.value.field == "labels.flow"
 
 

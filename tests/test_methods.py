@@ -8,10 +8,10 @@ import torch
 from conftest import losses_on_fixed_batch
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
-from ssl_core.data.dataset import ClipConfig
+from ssl_core.data.config import ClipConfig
 from ssl_core.experiment import TrialConfig, with_factors
 from ssl_core.methods import MethodConfig, build_method
-from ssl_core.methods.rotation import rotate_clip
+from ssl_core.data.augment import rotate_clip
 from ssl_core.pretrain import PretrainConfig, pretrain, warmup_cosine
 
 CLIP = ClipConfig(num_frames=4, stride=1, resize=(20, 20), crop=16)

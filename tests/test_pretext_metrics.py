@@ -9,7 +9,7 @@ import torch
 
 from conftest import InMemoryVideos
 from ssl_core.backbones import build_backbone
-from ssl_core.data.dataset import ClipConfig
+from ssl_core.data.config import ClipConfig
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.methods.base import majority_rate
 from ssl_core.pretrain import held_out_metrics

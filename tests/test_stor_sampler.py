@@ -1,4 +1,4 @@
-"""The STOR two-clip sampler (ssl_core.samplers.stor) and the base augmentation (ssl_core.data.augment).
+"""The STOR two-clip sampler (ssl_core.samplers.cstp) and the base augmentation (ssl_core.data.augment).
 
 Rounding tolerances, derived from the integer pixel / frame placements:
 - spatial: the overlap width ``s_w`` is an integer and ``s_h = round(r_s * w * h / s_w)``, so the
@@ -9,9 +9,8 @@ Rounding tolerances, derived from the integer pixel / frame placements:
 import numpy as np
 import pytest
 
-from ssl_core.data.augment import BaseAugment, blur_kernel_size, random_quarter_turn
-from ssl_core.methods.rotation import rotate_clip
-from ssl_core.samplers.stor import (
+from ssl_core.data.augment import BaseAugment, blur_kernel_size, random_quarter_turn, rotate_clip
+from ssl_core.samplers.cstp import (
     PLAYBACK_RATES, Box, STORSampler, STORSettings, candidate_rates, fallback_boxes, place_spatial, sample_temporal,
 )
 

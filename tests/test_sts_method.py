@@ -6,11 +6,12 @@ import torch
 from conftest import losses_on_fixed_batch
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
-from ssl_core.data.dataset import ClipConfig
+from ssl_core.data.config import ClipConfig
 from ssl_core.labels.flow import compute_flow, decode_flow_jpeg, encode_flow_jpeg
 from ssl_core.labels.sts import compute_labels, flip_clip, labels_2d, location_coordinates
 from ssl_core.methods import MethodConfig, build_method
-from ssl_core.methods.sts import STSOptions, clip_labels
+from ssl_core.methods.sts import STSOptions
+from ssl_core.samplers.sts import clip_labels
 
 CLIP = ClipConfig(num_frames=6, stride=1, resize=(32, 32), crop=24)
 
@@ -28,7 +29,7 @@ def moving_square_video(frames=8, size=32, step=2):
 def test_clip_labels_crop_flow_after_computing_it_on_the_full_frames():
     video = moving_square_video()
     options = STSOptions(label_impl="paper")
-    rgb, labels = clip_labels(video, 4, 2, 24, flip=True, options=options)
+    rgb, labels = clip_labels(video, 4, 2, 24, flip=True, flow=options.flow, label_impl=options.label_impl)
     # independent composition: flow on the full frames, official 8-bit quantisation, crop, flip (paper negates u), labels
     u, v = (decode_flow_jpeg(encode_flow_jpeg(f)) for f in compute_flow(video, "dis"))
     window = (slice(None), slice(4, 28), slice(2, 26))
@@ -113,7 +114,7 @@ def test_label_store_and_on_the_fly_flow_give_identical_examples_and_scores(tmp_
 
     root = ensure_dataset(tmp_path / "data", "ucf", width=32, height=32, num_frames=20, groups=3, clips_per_group=1)
     clip = ClipConfig(num_frames=4, stride=2, resize=(32, 32), crop=24)
-    config = LabelPipelineConfig(flow="dis", resize=(32, 32), num_frames=4, stride=2, crop=24)
+    config = LabelPipelineConfig(clip=clip, flow="dis")
     shards = plan_shards(list_videos(root, 1), config.shard_size)
     store_dir = store_path(tmp_path / "labels", root, config)
     for shard in shards:
@@ -134,9 +135,9 @@ def test_a_store_made_for_other_frames_is_refused(tmp_path):
     from ssl_core.labels.store import LabelPipelineConfig
 
     method = build_method(MethodConfig("sts", {"label_store": str(tmp_path)}), build_backbone("c3d", width=0.125), CLIP)
-    method._store = type("Stored", (), {"config": LabelPipelineConfig(resize=(64, 64), stride=1)})()
+    method.sampler._store = type("Stored", (), {"config": LabelPipelineConfig(clip=ClipConfig(resize=(64, 64), stride=1))})()
     with pytest.raises(ValueError, match="label store"):
-        method._check_store(CLIP)
+        method.sampler.check_store(CLIP)
 
 
 def test_a_store_missing_on_this_node_falls_back_to_the_same_flow_on_the_fly(tmp_path):
@@ -144,7 +145,7 @@ def test_a_store_missing_on_this_node_falls_back_to_the_same_flow_on_the_fly(tmp
     options = {"label_store": str(tmp_path / "elsewhere")}
     method = build_method(MethodConfig("sts", options), build_backbone("c3d", width=0.125), CLIP)
     with pytest.warns(UserWarning, match="not on this node"):
-        assert method.store is None
+        assert method.sampler.store is None
     reference = _method("regression").sample(video, CLIP, np.random.default_rng(3))
     item = method.sample(video, CLIP, np.random.default_rng(3))
     assert torch.equal(item["labels"], reference["labels"])

@@ -1,6 +1,7 @@
 """The study engine end to end: Tune trials, resume after SIGKILL, retry from checkpoint, two nodes."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 import ray
 
-from ray_jobs.study import Arm, run_study_cli
+from ray_jobs.cli import run_study_cli
+from ssl_core.study import Arm
 from tiny_study import tiny_study
 
 TESTS = Path(__file__).resolve().parent
@@ -123,6 +125,25 @@ def test_killed_study_resumes_without_rerunning_completed_trials(data_dir, tmp_p
         assert len(starts[key]) == 1, f"completed trial {key} ran again: {starts[key]}"
 
 
+def test_a_moved_study_resumed_from_another_checkout_reruns_nothing(tmp_path, monkeypatch):
+    """A trial is identified by its config as declared, not by the absolute paths a run gives it:
+    the study's relative ``data`` resolves elsewhere from another checkout, and the moved study
+    (Tune's own state gone, so every trial asks for its summary) runs 0 trials again."""
+    study = tiny_study("data", epochs=1)
+    for checkout in ("checkout_a", "checkout_b"):
+        (tmp_path / checkout).mkdir()
+    monkeypatch.chdir(tmp_path / "checkout_a")
+    args = ["--preset", "smoke", "--seeds", "1", "--quiet"]
+    assert run_study_cli(study, args + ["--out", str(tmp_path / "old")]) == 0
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    shutil.rmtree(tmp_path / "new/tiny/tune")
+    monkeypatch.chdir(tmp_path / "checkout_b")
+    ran_before = len(attempts(tmp_path / "new/tiny"))
+    assert run_study_cli(study, args + ["--out", str(tmp_path / "new"), "--resume"]) == 0
+    assert len(attempts(tmp_path / "new/tiny")) == ran_before == 2
+    assert set(summaries(tmp_path / "new/tiny")) == {("scratch", 0), ("rotation", 0)}
+
+
 def test_trials_land_on_both_nodes_of_a_two_node_cluster(data_dir, tmp_path):
     from ray.cluster_utils import Cluster
 
@@ -143,7 +164,7 @@ def test_trials_land_on_both_nodes_of_a_two_node_cluster(data_dir, tmp_path):
 def test_optuna_search_with_asha_runs_per_arm_and_resumes_without_rerunning(data_dir, tmp_path):
     from dataclasses import replace
 
-    from ray_jobs.study import Search
+    from ssl_core.study import Search
 
     search = Search(params={"pretrain.lr": ("loguniform", 0.01, 0.2)}, metric="knn/ucf/top1", num_samples=2, asha=True)
     study = replace(tiny_study(data_dir, epochs=2, arms=(Arm("rotation", {"method.name": "rotation"}),)), search=search)
@@ -161,7 +182,7 @@ def test_optuna_search_with_asha_runs_per_arm_and_resumes_without_rerunning(data
 def test_search_bounds_are_validated_before_ray(data_dir, tmp_path, capsys):
     from dataclasses import replace
 
-    from ray_jobs.study import Search
+    from ssl_core.study import Search
 
     search = Search(params={"pretrain.lr": ("loguniform", 0.0, 0.2)}, metric="knn/ucf/top1")
     study = replace(tiny_study(data_dir), search=search)

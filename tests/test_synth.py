@@ -371,3 +371,14 @@ def test_orientation_cues_and_scene_sharing():
                (synth.render_clip("ucf", "MoveUp", seed=0, group=1, clip=k, width=32, height=32,
                                   num_frames=16) for k in (1, 2, 3, 4))}
     assert len(objects) > 1  # the object is drawn per clip
+
+
+def test_data_config_root_is_pure_and_ensure_datasets_generates(tmp_path):
+    from ssl_core.data.config import DataConfig, SynthConfig, ensure_datasets
+
+    data = DataConfig(data_dir=str(tmp_path), synth=SynthConfig(width=32, height=32, num_frames=16, groups=3, clips_per_group=1))
+    root = data.root("hmdb")
+    assert not root.exists() and list(tmp_path.iterdir()) == []  # naming a dataset generates nothing
+    assert ensure_datasets(data, ["hmdb"]) == {"hmdb": root} and root.is_dir()
+    given = DataConfig(hmdb_root=str(root))
+    assert given.root("hmdb") == root and ensure_datasets(given, ["hmdb"]) == {"hmdb": root}

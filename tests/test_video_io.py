@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import coloured_frames, write_video
-from ssl_core.data.dataset import ClipConfig, VideoCollection
+from ssl_core.data.config import ClipConfig
+from ssl_core.data.dataset import VideoCollection
 from ssl_core.data.splits import VideoEntry
 from ssl_core.data.video import (
     EmptyVideoError,

@@ -5,7 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ray_jobs.study import Arm, Metric, Study, run_study_cli  # noqa: E402
+from ray_jobs.cli import run_study_cli  # noqa: E402
+from ssl_core.study import Arm, Metric, Study  # noqa: E402
 from ssl_core.experiment import with_factors  # noqa: E402
 from ssl_core.presets import BASE_PRESETS  # noqa: E402
 

@@ -22,6 +22,7 @@ from .base import (
     scale_channels,
 )
 from .registry import build_backbone, list_backbones, register_backbone
+from .config import BackboneConfig
 
 # Importing the architecture modules registers them.
 from . import c3d as _c3d  # noqa: E402,F401
@@ -32,6 +33,7 @@ from .resnet3d import VideoResNetBackbone  # noqa: E402
 from .s3d import S3DBackbone  # noqa: E402
 
 __all__ = [
+    "BackboneConfig",
     "C3D",
     "S3DBackbone",
     "STAGE_ALIASES",

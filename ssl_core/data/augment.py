@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
-NUM_QUARTER_TURNS = 4
+NUM_QUARTER_TURNS = 4  # the 4-way rotation task: 0, 90, 180, 270 degrees
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,14 @@ def blur_kernel_size(height: int, width: int) -> int:
     return max(3, 2 * int(round((0.1 * min(height, width) - 1) / 2)) + 1)
 
 
+def rotate_clip(video: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """Rotate uint8 ``(T, H, W, 3)`` frames counter-clockwise by ``quarter_turns`` x 90 degrees."""
+    return np.rot90(video, k=quarter_turns, axes=(1, 2))
+
+
 def random_quarter_turn(clip: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """``(clip rotated by k x 90 degrees counter-clockwise, k)`` with ``k`` uniform in 0..3;
     uint8 ``(T, H, W, 3)``."""
-    from ssl_core.methods.rotation import rotate_clip  # here: ssl_core.methods imports the samplers
-
     quarter_turns = int(rng.integers(NUM_QUARTER_TURNS))
     return rotate_clip(clip, quarter_turns), quarter_turns
 

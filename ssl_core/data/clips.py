@@ -5,6 +5,8 @@ Videos are uint8 arrays ``(T, H, W, 3)``; the network input is a float tensor
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -45,13 +47,6 @@ def center_crop(video: np.ndarray, size: int) -> np.ndarray:
     return _crop(video, top, left, size)
 
 
-def random_crop(video: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    height, width = video.shape[1:3]
-    top = int(rng.integers(0, height - size + 1))
-    left = int(rng.integers(0, width - size + 1))
-    return _crop(video, top, left, size)
-
-
 def _crop(video: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
     if top < 0 or left < 0:
         raise ValueError(f"crop {size} is larger than the frame {video.shape[1:3]}")
@@ -62,12 +57,39 @@ def horizontal_flip(video: np.ndarray) -> np.ndarray:
     return video[:, :, ::-1]
 
 
+@dataclass(frozen=True)
+class ClipWindow:
+    """Where a training clip is cut from a video: its first frame, the corner of its square
+    crop, and whether it is mirrored left-right."""
+
+    start: int
+    top: int
+    left: int
+    flip: bool
+
+
+def random_window(shape: tuple[int, ...], clip, rng: np.random.Generator, flip: bool = True) -> ClipWindow:
+    """A uniform random window of ``clip`` (a ClipConfig) in a video of ``shape`` ``(T, H, W, ...)``:
+    start, crop top, crop left, then (when ``flip``) a fair coin for the flip, drawn in this order."""
+    length, height, width = shape[:3]
+    if clip.crop > min(height, width):
+        raise ValueError(f"crop {clip.crop} is larger than the frame {(height, width)}")
+    start = random_clip_start(length, clip.num_frames, clip.stride, rng)
+    top = int(rng.integers(0, height - clip.crop + 1))
+    left = int(rng.integers(0, width - clip.crop + 1))
+    return ClipWindow(start, top, left, bool(flip and rng.random() < 0.5))
+
+
+def cut_clip(frames: np.ndarray, window: ClipWindow, clip) -> np.ndarray:
+    """The clip of ``frames`` (T, H, W, 3) in ``window``: ``(num_frames, crop, crop, 3)``."""
+    video = _crop(frames[clip_indices(window.start, clip.num_frames, clip.stride)], window.top, window.left, clip.crop)
+    return horizontal_flip(video) if window.flip else video
+
+
 def random_training_clip(frames: np.ndarray, clip, rng: np.random.Generator, flip: bool = True) -> np.ndarray:
     """A random clip of ``frames`` for ``clip`` (a ClipConfig): random start, random square crop,
     random horizontal flip."""
-    start = random_clip_start(len(frames), clip.num_frames, clip.stride, rng)
-    video = random_crop(frames[clip_indices(start, clip.num_frames, clip.stride)], clip.crop, rng)
-    return horizontal_flip(video) if flip and rng.random() < 0.5 else video
+    return cut_clip(frames, random_window(frames.shape, clip, rng, flip), clip)
 
 
 def to_tensor(video: np.ndarray, mean=KINETICS_MEAN, std=KINETICS_STD) -> torch.Tensor:

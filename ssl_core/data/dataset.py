@@ -24,31 +24,10 @@ from ssl_core.data.clips import (
     to_tensor,
     uniform_clip_starts,
 )
+from ssl_core.data.config import ClipConfig
 from ssl_core.data.splits import SplitListing, VideoEntry, read_split
 from ssl_core.data.video import VideoReadError, read_video, require_frames
 from ssl_core.io import write_json
-
-
-@dataclass(frozen=True)
-class ClipConfig:
-    """How clips are cut from videos. Papers: 16 frames, stride 1, resize 128x171, crop 112."""
-
-    num_frames: int = 16
-    stride: int = 1
-    resize: tuple[int, int] = (128, 171)
-    crop: int = 112
-
-    def validate(self, prefix: str = "clip.") -> "ClipConfig":
-        require(self.num_frames >= 1, prefix + "num_frames", f"must be >= 1, got {self.num_frames}")
-        require(self.stride >= 1, prefix + "stride", f"must be >= 1, got {self.stride}")
-        require(len(self.resize) == 2 and min(self.resize) >= 1, prefix + "resize", f"must be (height, width) >= 1, got {self.resize}")
-        require(self.crop >= 1, prefix + "crop", f"must be >= 1, got {self.crop}")
-        require(self.crop <= min(self.resize), prefix + "crop", f"{self.crop} is larger than the resized frame {tuple(self.resize)}")
-        return self
-
-    @property
-    def span(self) -> int:
-        return clip_span(self.num_frames, self.stride)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ssl_core.config import require_choice, require_int, require_number
 from ssl_core.data.splits import HMDB_SPLIT_DIR, HMDB_VIDEO_DIR, UCF_SPLIT_DIR, UCF_VIDEO_DIR
 
 GENERATOR_VERSION = 4
@@ -120,31 +121,18 @@ _BG_CONTRAST = (25.0, 55.0)  # distance between the background texture's two col
 # ----------------------------------------------------------------------------------------
 # validation / parameters
 # ----------------------------------------------------------------------------------------
-def _check_int(name: str, value, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if not lo <= int(value) <= hi:
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value}")
-    return int(value)
-
-
 def _validate(variant, seed, width, height, num_frames, groups, clips_per_group, fps) -> dict:
-    if variant not in CLASSES:
-        raise ValueError(f"variant must be one of {sorted(CLASSES)}, got {variant!r}")
+    require_choice(variant, "variant", sorted(CLASSES))
     params = dict(
         variant=variant,
-        seed=_check_int("seed", seed, 0, 2**63 - 1),
-        width=_check_int("width", width, 16, 1024),
-        height=_check_int("height", height, 16, 1024),
-        num_frames=_check_int("num_frames", num_frames, 16, 10_000),
-        groups=_check_int("groups", groups, 3, 99),
-        clips_per_group=_check_int("clips_per_group", clips_per_group, 1, 99),
+        seed=require_int(seed, "seed", 0, 2**63 - 1),
+        width=require_int(width, "width", 16, 1024),
+        height=require_int(height, "height", 16, 1024),
+        num_frames=require_int(num_frames, "num_frames", 16, 10_000),
+        groups=require_int(groups, "groups", 3, 99),
+        clips_per_group=require_int(clips_per_group, "clips_per_group", 1, 99),
     )
-    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)):
-        raise ValueError(f"fps must be a number, got {fps!r}")
-    if not (math.isfinite(float(fps)) and 1.0 <= float(fps) <= 240.0):
-        raise ValueError(f"fps must be in [1, 240], got {fps}")
-    params["fps"] = float(fps)
+    params["fps"] = require_number(fps, "fps", 1.0, 240.0)  # NaN fails the range check
     return params
 
 
@@ -802,14 +790,18 @@ def generate_dataset(out_dir: str | Path, variant: str = "ucf", seed: int = 0, w
     return root
 
 
+def dataset_path(data_dir: str | Path, variant: str, seed: int = 0, **sizes) -> Path:
+    """Where :func:`ensure_dataset` keeps this dataset: ``data_dir / f"synth_{variant}_{hash}"`` (pure)."""
+    return Path(data_dir) / f"synth_{variant}_{params_hash(variant, seed, **_sizes_with_defaults(sizes))}"
+
+
 def ensure_dataset(data_dir: str | Path, variant: str, seed: int = 0, **sizes) -> Path:
-    """Cached form used by studies: ``data_dir / f"synth_{variant}_{hash}"``, generated if missing.
+    """Cached form used by studies: :func:`dataset_path`, generated if missing.
 
     ``sizes`` are any of width, height, num_frames, groups, clips_per_group, fps.
     """
-    full = _sizes_with_defaults(sizes)
-    root = Path(data_dir) / f"synth_{variant}_{params_hash(variant, seed, **full)}"
-    return generate_dataset(root, variant=variant, seed=seed, **full)
+    root = dataset_path(data_dir, variant, seed, **sizes)
+    return generate_dataset(root, variant=variant, seed=seed, **_sizes_with_defaults(sizes))
 
 
 # ----------------------------------------------------------------------------------------

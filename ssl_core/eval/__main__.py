@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ssl_core.checkpoint import BackboneConfig
+from ssl_core.backbones import BackboneConfig
 from ssl_core.config import ConfigError
 from ssl_core.eval.downstream import PRESETS, preset, run_downstream
 from ssl_core.eval.protocols import PROTOCOLS

@@ -14,57 +14,14 @@ from pathlib import Path
 
 import torch
 
-from ssl_core.checkpoint import BackboneConfig, load_backbone
+from ssl_core.backbones import BackboneConfig
+from ssl_core.checkpoint import load_backbone
 from ssl_core.config import config_hash, require, to_dict
-from ssl_core.data.dataset import ClipConfig, VideoCollection, load_split
-from ssl_core.data.synth import ensure_dataset
+from ssl_core.data.config import DATASET_KEYS, ClipConfig, DataConfig, SynthConfig, ensure_datasets
+from ssl_core.data.dataset import VideoCollection, load_split
 from ssl_core.eval.finetune import FinetuneConfig
 from ssl_core.eval.protocols import EvalConfig, evaluate
 from ssl_core.io import write_json
-
-DATASET_KEYS = ("ucf", "hmdb")
-
-
-@dataclass(frozen=True)
-class SynthConfig:
-    """Size of the embedded synthetic datasets (see ``ssl_core.data.synth``).
-
-    Embedded data v5 (the laptop preset's data): 32 groups ("scenes") x 4 clips per class at
-    40 x 40, the frame size the laptop preset trains on. v4 had 8 groups x 3 clips at 64 x 64:
-    5 training scenes, which a from-scratch 3D CNN memorised (README, "The embedded default
-    dataset")."""
-
-    width: int = 40
-    height: int = 40
-    num_frames: int = 40
-    groups: int = 32
-    clips_per_group: int = 4
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    data_dir: str = "data"
-    ucf_root: str | None = None
-    hmdb_root: str | None = None
-    split: int = 1
-    cache: bool = True
-    synth: SynthConfig = field(default_factory=SynthConfig)
-
-    def validate(self, prefix: str = "data.") -> "DataConfig":
-        require(self.split in (1, 2, 3), prefix + "split", f"must be 1, 2 or 3, got {self.split}")
-        for key in DATASET_KEYS:
-            root = getattr(self, f"{key}_root")
-            require(root is None or Path(root).is_dir(), f"{prefix}{key}_root", f"{root} is not a directory")
-        return self
-
-    def root(self, key: str) -> Path:
-        """The dataset root for ``key``: the user's path, or the embedded dataset (generated if missing)."""
-        given = getattr(self, f"{key}_root")
-        if given is not None:
-            return Path(given)
-        return ensure_dataset(self.data_dir, key, **to_dict(self.synth))
-
 
 @dataclass(frozen=True)
 class DownstreamConfig:
@@ -111,12 +68,11 @@ PRESETS: dict[str, DownstreamConfig] = {
 
 
 def load_datasets(data: DataConfig, clip: ClipConfig, keys) -> dict[str, tuple[VideoCollection, VideoCollection]]:
-    """Decode the train and test videos of every dataset in ``keys`` (bad videos skipped and listed)."""
-    datasets = {}
-    for key in keys:
-        root = data.root(key)
-        datasets[key] = tuple(load_split(root, data.split, subset, clip, cache=data.cache) for subset in ("train", "test"))
-    return datasets
+    """Decode the train and test videos of every dataset in ``keys`` (bad videos skipped and
+    listed), generating missing embedded datasets first."""
+    roots = ensure_datasets(data, keys)
+    return {key: tuple(load_split(root, data.split, subset, clip, cache=data.cache) for subset in ("train", "test"))
+            for key, root in roots.items()}
 
 
 def build_model(config: DownstreamConfig):

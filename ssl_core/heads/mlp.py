@@ -8,11 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _check_dim(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-    return value
+from ssl_core.config import require_bool, require_int
 
 
 class MLPHead(nn.Module):
@@ -21,11 +17,9 @@ class MLPHead(nn.Module):
 
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, bn: bool = True):
         super().__init__()
-        _check_dim("in_dim", in_dim)
-        _check_dim("hidden_dim", hidden_dim)
-        _check_dim("out_dim", out_dim)
-        if not isinstance(bn, bool):
-            raise ValueError(f"bn: must be true or false, got {bn!r}")
+        for name, value in (("in_dim", in_dim), ("hidden_dim", hidden_dim), ("out_dim", out_dim)):
+            require_int(value, name, minimum=1)
+        require_bool(bn, "bn")
         layers: list[nn.Module] = [nn.Linear(in_dim, hidden_dim, bias=not bn)]
         if bn:
             layers.append(nn.BatchNorm1d(hidden_dim))

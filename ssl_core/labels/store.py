@@ -28,7 +28,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,8 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ssl_core.config import from_dict, require, to_dict
-from ssl_core.data.clips import clip_span
+from ssl_core.config import from_dict, is_int, require, require_int, to_dict
+from ssl_core.data.config import ClipConfig
 from ssl_core.data.splits import VideoEntry, read_split
 from ssl_core.data.video import VideoReadError, VideoTooShortError, read_video, require_frames
 from ssl_core.io import read_json, write_json
@@ -59,22 +59,41 @@ FLOW_SCHEMA = pa.schema([("video_id", pa.string()), ("start", pa.int32()), ("hei
 CLIPS_SCHEMA = pa.schema([("video_id", pa.string()), ("clip_start", pa.int32()), ("curriculum_score", pa.float64())])
 
 
+CLIP_FIELDS = ("num_frames", "stride", "resize", "crop")
+
+
 @dataclass(frozen=True)
 class LabelPipelineConfig:
-    """What the label pipeline computes. ``flow``: an algorithm of ``ssl_core.labels.flow`` or
-    ``"precomputed"`` (TV-L1 JPEG folders ``precomputed_dir/{u,v}/<video>/``, stride 1)."""
+    """What the label pipeline computes: the flow and curriculum scores of the clips ``clip``
+    cuts (its ``resize``, ``num_frames``, ``stride``, ``crop``). ``flow``: an algorithm of
+    ``ssl_core.labels.flow`` or ``"precomputed"`` (TV-L1 JPEG folders
+    ``precomputed_dir/{u,v}/<video>/``, stride 1)."""
 
+    clip: ClipConfig = field(default_factory=ClipConfig)
     flow: str = "dis"
-    resize: tuple[int, int] = (128, 171)
-    num_frames: int = 16
-    stride: int = 1
-    crop: int = 112
     label_impl: str = "official"
     split: int = 1
     precomputed_dir: str = ""
     shard_size: int = 16
 
+    @classmethod
+    def from_json(cls, data: dict) -> "LabelPipelineConfig":
+        """From ``to_dict`` output; manifests written before the clip was embedded held its fields flat."""
+        data = dict(data)
+        flat = {name: data.pop(name) for name in CLIP_FIELDS if name in data}
+        if flat:
+            data["clip"] = {**data.get("clip", {}), **flat}
+        return from_dict(cls, data)
+
     def validate(self, prefix: str = "labels.") -> "LabelPipelineConfig":
+        clip = self.clip
+        require(is_int(clip.num_frames) and clip.num_frames >= 2, prefix + "clip.num_frames",
+                f"must be an integer >= 2 (flow needs two frames), got {clip.num_frames!r}")
+        require(len(clip.resize) == 2 and all(is_int(v) and v >= 8 for v in clip.resize), prefix + "clip.resize",
+                f"must be (height, width), each >= 8, got {clip.resize}")
+        require(is_int(clip.crop) and clip.crop >= 8 and clip.crop % 8 == 0, prefix + "clip.crop",
+                f"must be a multiple of 8 (the STS partition patterns), got {clip.crop}")
+        clip.validate(prefix + "clip.")
         require(self.flow in FLOW_SOURCES, prefix + "flow", f"must be one of {FLOW_SOURCES}, got {self.flow!r}")
         require(self.flow != "tvl1" or tvl1_available(), prefix + "flow",
                 f"'tvl1' needs OpenCV's contrib build (cv2.optflow), not installed; install the tvl1 extra: "
@@ -82,41 +101,27 @@ class LabelPipelineConfig:
         if self.flow == "precomputed":
             require(bool(self.precomputed_dir), prefix + "precomputed_dir", "flow='precomputed' needs the folder holding u/ and v/")
             require(Path(self.precomputed_dir).is_dir(), prefix + "precomputed_dir", f"{self.precomputed_dir} is not a directory")
-            require(self.stride == 1, prefix + "stride", f"precomputed flow is between consecutive frames: stride must be 1, got {self.stride}")
-        require(len(self.resize) == 2 and all(_is_int(v) and v >= 8 for v in self.resize), prefix + "resize",
-                f"must be (height, width), each >= 8, got {self.resize}")
-        require(_is_int(self.num_frames) and self.num_frames >= 2, prefix + "num_frames", f"must be >= 2, got {self.num_frames}")
-        require(_is_int(self.stride) and self.stride >= 1, prefix + "stride", f"must be >= 1, got {self.stride}")
-        require(_is_int(self.crop) and self.crop >= 8 and self.crop % 8 == 0, prefix + "crop",
-                f"must be a multiple of 8 (the STS partition patterns), got {self.crop}")
-        require(self.crop <= min(self.resize), prefix + "crop", f"{self.crop} is larger than the resized frame {tuple(self.resize)}")
+            require(clip.stride == 1, prefix + "clip.stride", f"precomputed flow is between consecutive frames: stride must be 1, got {clip.stride}")
         require(self.label_impl in LABEL_IMPLS, prefix + "label_impl", f"must be one of {LABEL_IMPLS}, got {self.label_impl!r}")
         require(self.split in (1, 2, 3), prefix + "split", f"must be 1, 2 or 3, got {self.split}")
-        require(_is_int(self.shard_size) and self.shard_size >= 1, prefix + "shard_size", f"must be >= 1, got {self.shard_size}")
+        require_int(self.shard_size, prefix + "shard_size", minimum=1)
         return self
-
-    @property
-    def span(self) -> int:
-        return clip_span(self.num_frames, self.stride)
 
     def flow_settings(self) -> dict[str, Any]:
         """Everything that determines the stored flow (JSON-able)."""
         if self.flow == "precomputed":
             return {"algorithm": "precomputed", "dir": str(Path(self.precomputed_dir).resolve()),
-                    "decode": "value * 40 / 255 - 20", "resized_to": list(self.resize)}
+                    "decode": "value * 40 / 255 - 20", "resized_to": list(self.clip.resize)}
         return flow_settings(self.flow)
 
     def key(self) -> str:
         """sha256 (hex) of everything that affects the store's content and layout."""
-        keyed = {"format": FORMAT_VERSION, "flow": self.flow_settings(), "resize": list(self.resize),
-                 "num_frames": self.num_frames, "stride": self.stride, "crop": self.crop,
+        clip = self.clip
+        keyed = {"format": FORMAT_VERSION, "flow": self.flow_settings(), "resize": list(clip.resize),
+                 "num_frames": clip.num_frames, "stride": clip.stride, "crop": clip.crop,
                  "label_impl": self.label_impl, "split": self.split, "shard_size": self.shard_size,
                  "quantisation": "official 8-bit: round((clip(f, -20, 20) + 20) * 255 / 40)"}
         return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -203,15 +208,15 @@ def _precomputed_name(entry: VideoEntry, root: Path) -> str:
 
 
 def video_flow(entry: VideoEntry, config: LabelPipelineConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Float32 flow ``(T - stride, H, W)`` of a video at ``config.resize``; raises ``VideoReadError``."""
+    """Float32 flow ``(T - stride, H, W)`` of a video at ``config.clip.resize``; raises ``VideoReadError``."""
     if config.flow == "precomputed":
         root = Path(config.precomputed_dir)
-        flow_u, flow_v = read_precomputed_flow(root, _precomputed_name(entry, root), config.resize)
-        if len(flow_u) + 1 < config.span:
-            raise VideoTooShortError(entry.path, f"{len(flow_u)} precomputed flow frames, {config.span - 1} needed")
+        flow_u, flow_v = read_precomputed_flow(root, _precomputed_name(entry, root), config.clip.resize)
+        if len(flow_u) + 1 < config.clip.span:
+            raise VideoTooShortError(entry.path, f"{len(flow_u)} precomputed flow frames, {config.clip.span - 1} needed")
         return flow_u, flow_v
-    frames = require_frames(read_video(entry.path, config.resize), config.span, entry.path)
-    return strided_flow(frames, config.stride, config.flow)
+    frames = require_frames(read_video(entry.path, config.clip.resize), config.clip.span, entry.path)
+    return strided_flow(frames, config.clip.stride, config.flow)
 
 
 def clip_rows(start: int, num_frames: int, stride: int) -> np.ndarray:
@@ -226,14 +231,14 @@ def centre_crop_score(flow_u: np.ndarray, flow_v: np.ndarray, crop: int, label_i
     return curriculum_score(flow_u[window], flow_v[window], label_impl)
 
 
-def clip_scores(quant_u: np.ndarray, quant_v: np.ndarray, config: LabelPipelineConfig) -> np.ndarray:
-    """Scores of every clip start of a video from its uint8 flow ``(P, H, W)``: float64 ``(P + stride - span + 1,)``."""
-    num_starts = len(quant_u) + config.stride - config.span + 1
+def clip_scores(quant_u: np.ndarray, quant_v: np.ndarray, clip: ClipConfig, label_impl: str) -> np.ndarray:
+    """Scores of every start of a ``clip`` in a video from its uint8 flow ``(P, H, W)``: float64
+    ``(P + stride - span + 1,)``."""
+    num_starts = len(quant_u) + clip.stride - clip.span + 1
     scores = np.empty(num_starts, np.float64)
     for start in range(num_starts):
-        rows = clip_rows(start, config.num_frames, config.stride)
-        scores[start] = centre_crop_score(decode_flow_jpeg(quant_u[rows]), decode_flow_jpeg(quant_v[rows]),
-                                          config.crop, config.label_impl)
+        rows = clip_rows(start, clip.num_frames, clip.stride)
+        scores[start] = centre_crop_score(decode_flow_jpeg(quant_u[rows]), decode_flow_jpeg(quant_v[rows]), clip.crop, label_impl)
     return scores
 
 
@@ -242,7 +247,7 @@ def compute_video_rows(entry: VideoEntry, config: LabelPipelineConfig) -> VideoR
     empty, too short for one clip)."""
     flow_u, flow_v = video_flow(entry, config)
     quant_u, quant_v = encode_flow_jpeg(flow_u), encode_flow_jpeg(flow_v)
-    return VideoRows(entry.video_id, quant_u, quant_v, clip_scores(quant_u, quant_v, config))
+    return VideoRows(entry.video_id, quant_u, quant_v, clip_scores(quant_u, quant_v, config.clip, config.label_impl))
 
 
 def failure_record(entry: VideoEntry, error: VideoReadError) -> dict[str, str]:
@@ -381,7 +386,7 @@ class FlowStore:
     def __init__(self, path: Path, manifest: dict[str, Any], max_cached_shards: int | None = None):
         self.path = path
         self.manifest = manifest
-        self._config = from_dict(LabelPipelineConfig, manifest["config"])
+        self._config = LabelPipelineConfig.from_json(manifest["config"])
         self._shard_of = {video_id: shard["index"] for shard in manifest["shards"] for video_id in shard["video_ids"]}
         self._cache: OrderedDict[int, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = OrderedDict()
         self._max_cached = max_cached_shards
@@ -432,13 +437,13 @@ class FlowStore:
         return flow_u, flow_v
 
     def num_video_frames(self, video_id: str) -> int:
-        return len(self._video(video_id)[0]) + self._config.stride
+        return len(self._video(video_id)[0]) + self._config.clip.stride
 
     def flow(self, video_id: str, start: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """Dequantised flow of the clip of ``num_frames`` frames at ``start`` (store's stride):
         float32 ``(num_frames - 1, H, W)`` each."""
         flow_u, flow_v, _ = self._video(video_id)
-        stride, length = self._config.stride, len(flow_u) + self._config.stride
+        stride, length = self._config.clip.stride, len(flow_u) + self._config.clip.stride
         if start < 0 or num_frames < 1 or start + (num_frames - 1) * stride >= length:
             raise IndexError(f"{video_id}: clip start={start} num_frames={num_frames} stride={stride} "
                              f"does not fit its {length} frames")

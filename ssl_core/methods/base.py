@@ -10,7 +10,10 @@ A :class:`PretextMethod` is an ``nn.Module`` holding the backbone and the method
 - ``task_targets(batch)`` names the integer targets behind each accuracy metric, from which
   ``chance_levels`` derives ``<metric>_chance``: the accuracy of always predicting the most
   frequent held-out target (per label, averaged over labels).
-Methods with ``pretrains = False`` (``scratch``) skip pretraining.
+Methods with ``pretrains = False`` (``scratch``) skip pretraining. A method's view sampling
+lives in ``ssl_core.samplers``; a method file holds options, heads and loss, plus the class
+hooks :meth:`PretextMethod.label_pipeline` (labels to compute before training) and
+``paper_factors`` (its paper's settings for the ``paper`` preset).
 """
 from __future__ import annotations
 
@@ -46,12 +49,21 @@ class MethodConfig:
 
     def validate(self, prefix: str = "method.") -> "MethodConfig":
         require(self.name in METHODS, prefix + "name", f"unknown method {self.name!r} (known: {', '.join(sorted(METHODS))})")
-        self.typed_options(prefix)
+        self._parse(prefix)
         return self
 
-    def typed_options(self, prefix: str = "method."):
-        options_class = METHODS[self.name].options_class
-        options = from_dict(options_class, dict(self.options), prefix=prefix + "options.")
+    def typed_options(self):
+        """The options as an instance of the method's options class, parsed and validated once
+        per config (configs are frozen, and their option dicts are never changed in place)."""
+        parsed = self.__dict__.get("_parsed")
+        if parsed is None:
+            parsed = self._parse("method.")
+            object.__setattr__(self, "_parsed", parsed)
+        return parsed
+
+    def _parse(self, prefix: str):
+        require(self.name in METHODS, prefix + "name", f"unknown method {self.name!r} (known: {', '.join(sorted(METHODS))})")
+        options = from_dict(METHODS[self.name].options_class, dict(self.options), prefix=prefix + "options.")
         return options.validate(prefix + "options.") if hasattr(options, "validate") else options
 
 
@@ -64,6 +76,20 @@ class PretextMethod(nn.Module):
     name: str = ""
     options_class: type = NoOptions
     pretrains: bool = True
+    # Dotted TrialConfig factors the ``paper`` preset adds for this method (its paper's settings).
+    paper_factors: dict[str, Any] = {}
+
+    @classmethod
+    def label_pipeline(cls, options, clip, split: int):
+        """The ``LabelPipelineConfig`` of the labels this method reads from a store computed once
+        per dataset before training (``options``: the typed options, ``clip``: a ClipConfig), or
+        None when it needs none. Methods returning one implement :meth:`with_label_store`."""
+        return None
+
+    @classmethod
+    def with_label_store(cls, options: dict, store: str) -> dict:
+        """``options`` (the config's dict) pointing at the computed label ``store`` folder."""
+        raise NotImplementedError(f"method {cls.name!r} asks for no label store")
 
     def __init__(self, backbone: nn.Module, options, clip=None):
         super().__init__()
@@ -80,7 +106,7 @@ class PretextMethod(nn.Module):
 
     def curriculum_scores(self, videos) -> np.ndarray:
         """One difficulty score per video (high = easy), for the scored curricula."""
-        raise ConfigError("pretrain.schedule.curriculum", f"method {self.name!r} has no curriculum score (only 'sts' has)")
+        raise ConfigError("pretrain.schedule.curriculum", f"method {self.name!r} has no curriculum score (it does not define curriculum_scores)")
 
     def after_step(self) -> None:
         """Called after every optimiser step (momentum encoders update here)."""

@@ -1,6 +1,6 @@
 """``cstp``: contrastive spatio-temporal pretext learning (STOR + pace + rotation + contrastive).
 
-Sampling (``ssl_core.samplers.stor``): two clips ``v1``, ``v2`` of one video with a spatial
+Sampling (``ssl_core.samplers.cstp``): two clips ``v1``, ``v2`` of one video with a spatial
 overlap class ``s``, a temporal overlap class ``t`` (rates ``i / N``), a shared playback
 rate class ``r`` (``p`` in 1, 2, 4, 8; ``p = clip.stride`` and ``r = 0`` without
 ``pace_aug``) and a 4-way rotation class per clip ``o1``, ``o2`` (0 without
@@ -41,31 +41,26 @@ videos (a queue longer than the dataset holds stale keys of the same videos); pa
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core.config import require
+from ssl_core.config import require, require_bool, require_choice, require_int, require_number
 from ssl_core.data.augment import NUM_QUARTER_TURNS, BaseAugment
 from ssl_core.data.clips import to_tensor
 from ssl_core.heads import MLPHead
 from ssl_core.losses import byol_loss, info_nce, nt_xent, simsiam_loss
 from ssl_core.methods.base import PretextMethod, accuracy, register_method
-from ssl_core.samplers.stor import MAX_CANDIDATES, MIN_CANDIDATES, PLAYBACK_RATES, STORSampler, STORSettings
+from ssl_core.nn_utils import frozen_copy, momentum_update
+from ssl_core.samplers.cstp import MAX_CANDIDATES, MIN_CANDIDATES, PLAYBACK_RATES, STORSampler, STORSettings
 
 CONTRASTIVE = ("none", "simclr", "moco", "byol", "simsiam")
+# CSTP arms with the STOR task only and base augmentation only (Tables 4 and 5), as dotted factors.
+STOR_ONLY = {"method.options.contrastive": "none", "method.options.pace": False, "method.options.rotation": False,
+             "method.options.pace_aug": False, "method.options.rotation_aug": False}
 DEFAULT_TEMPERATURE = {"simclr": 0.1, "moco": 0.07}
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -99,18 +94,16 @@ class CSTPOptions:
 
     def validate(self, prefix: str = "method.options.") -> "CSTPOptions":
         for name in ("stor", "stor_spatial", "stor_temporal", "pace", "rotation", "pace_aug", "rotation_aug"):
-            require(isinstance(getattr(self, name), bool), prefix + name, f"must be true or false, got {getattr(self, name)!r}")
-        require(_is_int(self.num_candidates) and MIN_CANDIDATES <= self.num_candidates <= MAX_CANDIDATES, prefix + "num_candidates",
-                f"must be an integer in {MIN_CANDIDATES}..{MAX_CANDIDATES}, got {self.num_candidates!r}")
-        require(self.contrastive in CONTRASTIVE, prefix + "contrastive", f"must be one of {CONTRASTIVE}, got {self.contrastive!r}")
+            require_bool(getattr(self, name), prefix + name)
+        require_int(self.num_candidates, prefix + "num_candidates", MIN_CANDIDATES, MAX_CANDIDATES)
+        require_choice(self.contrastive, prefix + "contrastive", CONTRASTIVE)
         for name in ("lambda_ctr", "lambda_pb", "lambda_rot", "lambda_stor", "lambda_s", "lambda_t", "temperature"):
-            require(_is_number(getattr(self, name)) and getattr(self, name) >= 0, prefix + name, f"must be a number >= 0, got {getattr(self, name)!r}")
+            require_number(getattr(self, name), prefix + name, minimum=0)
         for name in ("base_aug_p", "moco_momentum", "byol_tau"):
-            require(_is_number(getattr(self, name)) and 0 <= getattr(self, name) <= 1, prefix + name, f"must be in [0, 1], got {getattr(self, name)!r}")
-        require(_is_int(self.moco_queue) and self.moco_queue >= 1, prefix + "moco_queue", f"must be an integer >= 1, got {self.moco_queue!r}")
-        require(_is_int(self.proj_dim) and self.proj_dim >= 1, prefix + "proj_dim", f"must be an integer >= 1, got {self.proj_dim!r}")
-        require(_is_int(self.proj_hidden_dim) and self.proj_hidden_dim >= 0, prefix + "proj_hidden_dim",
-                f"must be an integer >= 0 (0: 4 x feature dim), got {self.proj_hidden_dim!r}")
+            require_number(getattr(self, name), prefix + name, 0, 1)
+        require_int(self.moco_queue, prefix + "moco_queue", minimum=1)
+        require_int(self.proj_dim, prefix + "proj_dim", minimum=1)
+        require_int(self.proj_hidden_dim, prefix + "proj_hidden_dim", minimum=0)  # 0: 4 x feature dim
         require(not self.stor or self.stor_spatial or self.stor_temporal, prefix + "stor",
                 "STOR needs stor_spatial or stor_temporal (or set stor: false)")
         require(not self.pace or self.pace_aug, prefix + "pace", "predicting the playback rate needs pace_aug (every rate would be 1)")
@@ -128,21 +121,6 @@ class CSTPOptions:
 
     def temperature_for(self, framework: str) -> float:
         return float(self.temperature) if self.temperature > 0 else DEFAULT_TEMPERATURE.get(framework, 0.1)
-
-
-def frozen_copy(module: nn.Module) -> nn.Module:
-    """A deep copy with ``requires_grad = False`` everywhere (a momentum target)."""
-    target = copy.deepcopy(module)
-    for parameter in target.parameters():
-        parameter.requires_grad_(False)
-    return target
-
-
-@torch.no_grad()
-def momentum_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
-    """``theta_target <- momentum * theta_target + (1 - momentum) * theta_online`` for every parameter."""
-    for target_param, online_param in zip(target.parameters(), online.parameters()):
-        target_param.mul_(momentum).add_(online_param.detach(), alpha=1 - momentum)
 
 
 def instance_accuracy(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -214,6 +192,11 @@ class Contrastive(nn.Module):
 @register_method("cstp")
 class CSTP(PretextMethod):
     options_class = CSTPOptions
+    # The public code's setting: R(2+1)D (the base paper preset), batch 60, lr 0.03, 300 epochs
+    # with half of them warm-up, gradient-norm clip 18, synchronised batch norm, BYOL heads
+    # 512 -> 4096 -> 512.
+    paper_factors = {"pretrain.batch_size": 60, "pretrain.sync_batchnorm": True, "method.options.proj_dim": 512,
+                     "method.options.proj_hidden_dim": 4096}
 
     def __init__(self, backbone, options: CSTPOptions, clip=None):
         super().__init__(backbone, options, clip)

@@ -2,21 +2,21 @@
 
 Every frame of the clip is rotated alike in the (H, W) plane; the head is a linear layer on
 the pooled backbone feature, trained with cross-entropy (CSTP uses this as a pretext task).
+Views: ``ssl_core.samplers.rotation``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core.config import require
-from ssl_core.data.clips import random_training_clip, to_tensor
+from ssl_core.config import require_bool
+from ssl_core.data.augment import NUM_QUARTER_TURNS
+from ssl_core.data.clips import to_tensor
 from ssl_core.methods.base import PretextMethod, accuracy, register_method
-
-NUM_ROTATIONS = 4
+from ssl_core.samplers.rotation import rotated_clip
 
 
 @dataclass(frozen=True)
@@ -24,13 +24,8 @@ class RotationOptions:
     flip: bool = True
 
     def validate(self, prefix: str = "method.options.") -> "RotationOptions":
-        require(isinstance(self.flip, bool), prefix + "flip", f"must be true or false, got {self.flip!r}")
+        require_bool(self.flip, prefix + "flip")
         return self
-
-
-def rotate_clip(video: np.ndarray, quarter_turns: int) -> np.ndarray:
-    """Rotate uint8 ``(T, H, W, 3)`` frames counter-clockwise by ``quarter_turns`` x 90 degrees."""
-    return np.rot90(video, k=quarter_turns, axes=(1, 2))
 
 
 @register_method("rotation")
@@ -39,11 +34,10 @@ class Rotation(PretextMethod):
 
     def __init__(self, backbone, options: RotationOptions, clip=None):
         super().__init__(backbone, options, clip)
-        self.head = nn.Linear(backbone.feature_dim, NUM_ROTATIONS)
+        self.head = nn.Linear(backbone.feature_dim, NUM_QUARTER_TURNS)
 
     def sample(self, frames, clip, rng):
-        quarter_turns = int(rng.integers(NUM_ROTATIONS))
-        video = rotate_clip(random_training_clip(frames, clip, rng, self.options.flip), quarter_turns)
+        video, quarter_turns = rotated_clip(frames, clip, rng, self.options.flip)
         return {"clip": to_tensor(video), "rotation": torch.tensor(quarter_turns)}
 
     def forward(self, batch):

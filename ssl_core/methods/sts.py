@@ -1,11 +1,9 @@
 """``sts``: predict the spatio-temporal statistics labels of a clip (STS journal / MAS).
 
-The sampler draws a clip (random start, random square crop, random horizontal flip), takes
-the optical flow of the resized frames the network sees (from the Ray Data label pipeline's
-store when ``options.label_store`` names one, computed on the fly otherwise; both give the
-official 8-bit quantised flow, so both give the same labels), crops and flips it with the
-clip (flip semantics per ``label_impl``), and computes the 14 motion + 13 appearance labels
-of ``ssl_core.labels.sts`` on the result.
+Views and labels come from ``ssl_core.samplers.sts`` (a random clip, its flow from the label
+store or on the fly, the 14 motion + 13 appearance labels). Before a study runs, the
+method's :meth:`STS.label_pipeline` names the store it needs (the Ray Data pipeline fills
+it once per dataset) and :meth:`STS.with_label_store` points the trial at it.
 
 Targets (``options.target``):
 - ``regression``: one linear layer regressing the selected raw integer labels with MSE;
@@ -23,30 +21,20 @@ Curriculum score of a video: the mean score over its clip starts of the centre c
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssl_core.config import require
-from ssl_core.data.clips import clip_indices, random_clip_start, to_tensor
-from ssl_core.labels.flow import FLOW_ALGORITHMS, compute_flow, decode_flow_jpeg, encode_flow_jpeg
-from ssl_core.labels.sts import (
-    LABEL_IMPLS,
-    LABEL_NAMES_APPEARANCE,
-    LABEL_NAMES_MOTION,
-    LOCATION_2D_LABELS,
-    compute_labels,
-    flip_clip,
-    location_coordinates,
-    num_classes,
-)
-from ssl_core.labels.store import MANIFEST, FlowStore, LabelPipelineConfig, clip_scores, strided_flow
+from ssl_core.config import require, require_choice, require_number
+from ssl_core.data.clips import to_tensor
+from ssl_core.labels.flow import FLOW_ALGORITHMS
+from ssl_core.labels.store import LabelPipelineConfig
+from ssl_core.labels.sts import LABEL_IMPLS, LABEL_NAMES_APPEARANCE, LABEL_NAMES_MOTION, LOCATION_2D_LABELS, location_coordinates, num_classes
 from ssl_core.methods.base import PretextMethod, register_method
+from ssl_core.samplers.sts import STSSampler
 
 LABEL_NAMES = LABEL_NAMES_MOTION + LABEL_NAMES_APPEARANCE
 NUM_MOTION = len(LABEL_NAMES_MOTION)
@@ -71,14 +59,14 @@ class STSOptions:
     label_store: str = ""
 
     def validate(self, prefix: str = "method.options.") -> "STSOptions":
-        require(self.target in TARGETS, prefix + "target", f"must be one of {TARGETS}, got {self.target!r}")
+        require_choice(self.target, prefix + "target", TARGETS)
         require(len(self.groups) > 0, prefix + "groups", "at least one label group is needed")
         for group in self.groups:
             require(group in LABEL_GROUPS, prefix + "groups", f"unknown group {group!r} (known: {', '.join(LABEL_GROUPS)})")
-        require(self.lambda_m >= 0 and self.lambda_a >= 0, prefix + "lambda_m", "loss weights must be >= 0")
-        require(self.label_impl in LABEL_IMPLS, prefix + "label_impl", f"must be one of {LABEL_IMPLS}, got {self.label_impl!r}")
-        require(self.flow in FLOW_ALGORITHMS + ("precomputed",), prefix + "flow",
-                f"must be one of {FLOW_ALGORITHMS + ('precomputed',)}, got {self.flow!r}")
+        require_number(self.lambda_m, prefix + "lambda_m", minimum=0)
+        require_number(self.lambda_a, prefix + "lambda_a", minimum=0)
+        require_choice(self.label_impl, prefix + "label_impl", LABEL_IMPLS)
+        require_choice(self.flow, prefix + "flow", FLOW_ALGORITHMS + ("precomputed",))
         require(self.flow != "precomputed" or bool(self.flow_dir), prefix + "flow_dir",
                 "flow='precomputed' reads TV-L1 JPEG folders through the label pipeline: give their root (u/, v/)")
         return self
@@ -88,31 +76,6 @@ class STSOptions:
         return tuple(sorted({i for group in self.groups for i in LABEL_GROUPS[group]}))
 
 
-def quantised_flow(video: np.ndarray, algorithm: str) -> tuple[np.ndarray, np.ndarray]:
-    """Flow between consecutive frames of ``video`` (T, H, W, 3), through the official 8-bit
-    quantisation (what the label pipeline stores): float32 ``(T-1, H, W)`` each."""
-    flow_u, flow_v = compute_flow(video, algorithm)
-    return decode_flow_jpeg(encode_flow_jpeg(flow_u)), decode_flow_jpeg(encode_flow_jpeg(flow_v))
-
-
-def crop_labels(video: np.ndarray, flow_u: np.ndarray, flow_v: np.ndarray, top: int, left: int, size: int,
-                flip: bool, label_impl: str):
-    """(cropped/flipped RGB clip, the 27 labels) of a clip ``video`` (T, H, W, 3) and its
-    full-frame flow ``(T-1, H, W)``: the flow is cropped (and flipped) with the RGB."""
-    window = (slice(None), slice(top, top + size), slice(left, left + size))
-    rgb, flow_u, flow_v = video[window], flow_u[window], flow_v[window]
-    if flip:
-        rgb, flow_u, flow_v = flip_clip(rgb, flow_u, flow_v, label_impl)
-    labels = compute_labels(np.ascontiguousarray(rgb), flow_u, flow_v, label_impl)
-    return rgb, np.concatenate([labels["motion"], labels["appearance"]])
-
-
-def clip_labels(video: np.ndarray, top: int, left: int, size: int, flip: bool, options: STSOptions):
-    """(cropped/flipped RGB clip, the 27 labels) for resized clip frames ``video`` (T, H, W, 3),
-    with the flow computed on the fly on the whole resized frames."""
-    return crop_labels(video, *quantised_flow(video, options.flow), top, left, size, flip, options.label_impl)
-
-
 @register_method("sts")
 class STS(PretextMethod):
     options_class = STSOptions
@@ -120,8 +83,7 @@ class STS(PretextMethod):
     def __init__(self, backbone, options: STSOptions, clip=None):
         super().__init__(backbone, options, clip)
         self.indices = options.label_indices
-        self._store = None
-        self._store_missing = False
+        self.sampler = STSSampler(flow=options.flow, label_impl=options.label_impl, label_store=options.label_store)
         self.columns = columns = self._columns()
         # per selected label group: its positions among the selected labels (pretext/acc_<group>)
         self.group_columns = {group: [self.indices.index(i) for i in LABEL_GROUPS[group]] for group in options.groups}
@@ -149,69 +111,31 @@ class STS(PretextMethod):
                 columns.append((k, 0, 0))
         return columns
 
-    # ------------------------------------------------------------------ sampling
-    @property
-    def store(self) -> FlowStore | None:
-        """The label store, or None (flow on the fly). A store that is not on this node (a
-        multi-node cluster without shared storage) is replaced by the on-the-fly flow, which
-        gives the same examples, with a warning."""
-        path = self.options.label_store
-        if self._store is None and path and not self._store_missing and self.options.flow != "precomputed" \
-                and not Path(path, MANIFEST).is_file():
-            warnings.warn(f"method.options.label_store: {path} is not on this node; computing the same flow on the fly")
-            self._store_missing = True
-        if self._store is None and path and not self._store_missing:
-            self._store = FlowStore.open(path)
-        return self._store
+    # ------------------------------------------------------------------ data
+    @classmethod
+    def label_pipeline(cls, options: STSOptions, clip, split: int) -> LabelPipelineConfig | None:
+        """The flow store this method reads (None when the options already name one)."""
+        if options.label_store:
+            return None
+        return LabelPipelineConfig(clip=clip, flow=options.flow, precomputed_dir=options.flow_dir,
+                                   label_impl=options.label_impl, split=split)
 
-    def _check_store(self, clip) -> None:
-        stored = self.store.config
-        if (tuple(stored.resize), stored.stride) != (tuple(clip.resize), clip.stride) or stored.flow != self.options.flow:
-            raise ValueError(f"label store {self.options.label_store} holds flow {stored.flow} at resize {stored.resize} stride "
-                             f"{stored.stride}; this trial needs {self.options.flow} at {clip.resize} stride {clip.stride}")
+    @classmethod
+    def with_label_store(cls, options: dict, store: str) -> dict:
+        return {**options, "label_store": store}
 
     def sample(self, frames, clip, rng):
-        if self.options.flow == "precomputed":
-            raise ValueError("method.options.flow: precomputed flow is read from a label store (method.options.label_store)")
-        start, top, left, flip = self._draw(frames.shape, clip, rng)
-        video = frames[clip_indices(start, clip.num_frames, clip.stride)]
-        return self._example(*crop_labels(video, *quantised_flow(video, self.options.flow), top, left, clip.crop, flip,
-                                          self.options.label_impl))
+        return self._example(*self.sampler(frames, clip, rng))
 
     def sample_video(self, videos, index, rng):
-        if self.store is None:
-            return self.sample(videos.frames(index), videos.clip, rng)
-        clip = videos.clip
-        self._check_store(clip)
-        frames = videos.frames(index)
-        start, top, left, flip = self._draw(frames.shape, clip, rng)
-        video = frames[clip_indices(start, clip.num_frames, clip.stride)]
-        flow_u, flow_v = self.store.flow(videos.entries[index].video_id, start, clip.num_frames)
-        return self._example(*crop_labels(video, flow_u, flow_v, top, left, clip.crop, flip, self.options.label_impl))
-
-    @staticmethod
-    def _draw(shape, clip, rng) -> tuple[int, int, int, bool]:
-        """Clip start, crop corner and flip, in this order from ``rng``."""
-        start = random_clip_start(shape[0], clip.num_frames, clip.stride, rng)
-        top = int(rng.integers(0, shape[1] - clip.crop + 1))
-        left = int(rng.integers(0, shape[2] - clip.crop + 1))
-        return start, top, left, bool(rng.random() < 0.5)
+        return self._example(*self.sampler.sample_video(videos, index, rng))
 
     def _example(self, rgb: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+        """``clip`` ``(C, T, H, W)`` and the selected integer ``labels`` ``(L,)``."""
         return {"clip": to_tensor(rgb), "labels": torch.from_numpy(labels[list(self.indices)].astype(np.int64))}
 
     def curriculum_scores(self, videos) -> np.ndarray:
-        if self.store is not None:
-            self._check_store(videos.clip)
-            return np.array([self.store.video_score(entry.video_id) for entry in videos.entries])
-        return np.array([self._video_score(videos.frames(i), videos.clip) for i in range(len(videos))])
-
-    def _video_score(self, frames: np.ndarray, clip) -> float:
-        """Mean over clip starts, computed like the label pipeline does (the same numbers)."""
-        config = LabelPipelineConfig(flow=self.options.flow, resize=tuple(clip.resize), num_frames=clip.num_frames,
-                                     stride=clip.stride, crop=clip.crop, label_impl=self.options.label_impl)
-        flow_u, flow_v = strided_flow(frames, clip.stride, self.options.flow)
-        return float(np.mean(clip_scores(encode_flow_jpeg(flow_u), encode_flow_jpeg(flow_v), config)))
+        return self.sampler.curriculum_scores(videos)
 
     # ------------------------------------------------------------------ loss
     def forward(self, batch):

@@ -1,4 +1,4 @@
-"""Studies: short declarations (arms x seeds over a preset) and the one runner they share.
+"""Studies as declarations, and the layout of a study directory. Plain Python, no Ray.
 
 A study script is::
 
@@ -6,25 +6,33 @@ A study script is::
                   arms=(Arm("scratch", {"method.name": "scratch"}), Arm("rotation", {...})),
                   metrics=(Metric("linear/ucf/top1"), ...), presets=PRESETS)
     if __name__ == "__main__":
-        sys.exit(run_study_cli(STUDY))
+        sys.exit(run_study_cli(STUDY))          # ray_jobs.cli
 
-Everything is resolved and validated before Ray starts; a bad setting fails with a message
-that names the field.
+Every trial config is resolved and validated before any Ray work starts; a bad setting
+fails with a message that names the field.
+
+A study directory ``OUT/<study>/`` holds ``study.json`` (the declaration), one
+``trials/<key>/trial_summary.json`` per completed trial (:func:`summary_path`, keys from
+:func:`trial_key`), ``attempts.jsonl`` and the reports; ``analysis`` reads the same layout.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import sys
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ssl_core.config import ConfigError, require
 from ssl_core.experiment import TrialConfig, with_factors
-from ssl_core.io import read_json, write_json
 
 SUMMARY_FILE = "trial_summary.json"
+TRIALS_DIR = "trials"
+
+
+def _message(error: ConfigError) -> str:
+    """The message of ``error`` without its field."""
+    return str(error).split(": ", 1)[1]
 
 
 @dataclass(frozen=True)
@@ -102,66 +110,60 @@ class Study:
     seeds: tuple[int, ...] = (0, 1)
     search: Search | None = None
 
-    def trial_configs(self, preset: str, seeds) -> dict[tuple[str, int], TrialConfig]:
-        """Every (arm, seed) -> validated TrialConfig. Raises ConfigError naming the field."""
+    def trial_configs(self, preset: str, seeds, overrides: dict[str, Any] | None = None) -> dict[tuple[str, int], TrialConfig]:
+        """Every (arm, seed) -> validated TrialConfig: the preset, then ``overrides`` (dotted
+        factors for every arm, ``--set``), then the arm's factors and the seed. Raises
+        ConfigError naming the field."""
         require(preset in self.presets, "preset", f"unknown preset {preset!r} (known: {', '.join(self.presets)})")
         names = [arm.name for arm in self.arms]
         require(len(set(names)) == len(names), "arms", f"arm names must be unique, got {names}")
         require(self.baseline_arm is None or self.baseline_arm in names, "baseline_arm", f"{self.baseline_arm!r} is not an arm")
         require(len(seeds) > 0, "seeds", "at least one seed is needed")
+        overrides = dict(overrides or {})
+        require("seed" not in overrides, "set[seed]", "seeds are chosen with --seeds")
+        for arm in self.arms:
+            for path in overrides.keys() & arm.factors.keys():
+                # the arm's value would silently win and the ablation would not show the change
+                raise ConfigError(f"set[{path}]", f"arm {arm.name!r} sets this factor itself")
+        try:
+            base = with_factors(self.presets[preset], overrides) if overrides else self.presets[preset]
+        except ConfigError as error:
+            raise ConfigError(f"set[{error.field}]", _message(error)) from None
         configs = {}
         for arm in self.arms:
             for seed in seeds:
                 try:
-                    config = with_factors(self.presets[preset], {**arm.factors, "seed": seed}).validate()
+                    config = with_factors(base, {**arm.factors, "seed": seed}).validate()
                 except ConfigError as error:
-                    raise ConfigError(f"arms[{arm.name}].{error.field}", str(error).split(": ", 1)[1]) from None
+                    raise ConfigError(f"arms[{arm.name}].{error.field}", _message(error)) from None
                 configs[(arm.name, int(seed))] = config
         if self.search is not None:
             self.search.validate(next(iter(configs.values())))
         return configs
 
-    def declaration(self, preset: str, seeds) -> dict:
+    def declaration(self, preset: str, seeds, overrides: dict[str, Any] | None = None) -> dict:
+        """What ``study.json`` records: the study as declared and how it was run."""
         return {"name": self.name, "title": self.title, "table": self.table, "preset": preset, "seeds": list(seeds),
+                "set": dict(overrides or {}),
                 "baseline_arm": self.baseline_arm, "figure": self.figure,
                 "arms": [{"name": a.name, "factors": a.factors, "paper": a.paper} for a in self.arms],
                 "metrics": [{"name": m.name, "paper": m.paper} for m in self.metrics],
                 "search": None if self.search is None else dataclasses.asdict(self.search)}
 
 
-def parse_args(study: Study, argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=study.title)
-    parser.add_argument("--preset", default="default", help=f"one of {', '.join(study.presets)} (default: default)")
-    parser.add_argument("--out", default="results", help="results root; the study writes OUT/<study name>/")
-    parser.add_argument("--storage-path", help="where Ray keeps trials and checkpoints (local dir or s3://..., gs://...); default OUT/<study>")
-    parser.add_argument("--address", help="attach to a running Ray cluster (e.g. auto); default: start Ray in-process")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted or partly failed study")
-    parser.add_argument("--seeds", type=int, help="number of seeds (repeats), default the study's")
-    parser.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as CPUs allow)")
-    parser.add_argument("--max-failures", type=int, default=2, help="retries of a failing trial from its checkpoint")
-    parser.add_argument("--quiet", action="store_true", help="no per-trial progress table")
-    return parser.parse_args(argv)
+def trial_key(arm: str, seed: int, search_trial_id: str | None = None) -> str:
+    """Name of a trial in the study directory: ``<arm>__seed<k>``, or ``<arm>__<trial id>`` for a search sample."""
+    return f"{arm}__{search_trial_id}" if search_trial_id else f"{arm}__seed{seed}"
 
 
-def run_study_cli(study: Study, argv=None) -> int:
-    args = parse_args(study, argv)
-    seeds = tuple(range(args.seeds)) if args.seeds else study.seeds
-    try:
-        require(args.seeds is None or args.seeds >= 1, "seeds", f"must be >= 1, got {args.seeds}")
-        require(args.max_concurrent is None or args.max_concurrent >= 1, "max_concurrent", f"must be >= 1, got {args.max_concurrent}")
-        configs = study.trial_configs(args.preset, seeds)
-    except ConfigError as error:
-        print(f"error: bad configuration: {error}", file=sys.stderr)
-        return 2
-    study_dir = Path(args.out).resolve() / study.name
-    if study_dir.exists() and not args.resume:
-        print(f"error: {study_dir} exists; pass --resume to continue it, or choose another --out", file=sys.stderr)
-        return 2
-    if args.resume and (study_dir / "study.json").exists() and read_json(study_dir / "study.json")["preset"] != args.preset:
-        print(f"error: {study_dir} was run with preset {read_json(study_dir / 'study.json')['preset']!r}; resume with that preset", file=sys.stderr)
-        return 2
-    study_dir.mkdir(parents=True, exist_ok=True)
-    write_json(study_dir / "study.json", study.declaration(args.preset, seeds))
-    from ray_jobs.runner import run_tuner  # Ray is imported only once the configuration is known to be good
+def summary_path(study_dir: str | Path, key: str) -> Path:
+    return Path(study_dir) / TRIALS_DIR / key / SUMMARY_FILE
 
-    return run_tuner(study, configs, study_dir, args)
+
+def completed_summary(study_dir: str | Path, key: str, expected_hash: str) -> dict | None:
+    """The stored summary of trial ``key`` if it completed with the same config, else None."""
+    path = summary_path(study_dir, key)
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    return summary if summary.get("status") == "completed" and summary.get("config_hash") == expected_hash else None
