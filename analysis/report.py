@@ -181,6 +181,9 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
              f"Study `{study['name']}` · paper table {study.get('table') or '–'} · preset `{study['preset']}` · "
              f"seeds {', '.join(map(str, study['seeds']))} · baseline arm {baseline or '–'} · generated {generated}", "",
              f"Trials completed: {completed} of {len(trials)} (arm × seed).", ""]
+    lines += [f"Note: {note}" for note in study.get("notes") or ()] + ([""] if study.get("notes") else [])
+    if study.get("set"):
+        lines += ["Set for every arm (`--set`): " + ", ".join(f"`{path}={value}`" for path, value in study["set"].items()) + ".", ""]
     lines += paper_layout(study, results)
     for metric in reported_metrics(study):
         lines += metric_section(study, results, metric)
@@ -235,6 +238,12 @@ def plot(results_dir: str | Path, results: pd.DataFrame | None = None) -> Path:
                 axis.plot(table["x"], table["chance"], marker=".", linestyle=":", color="tab:red", label="chance")
             if table["paper"].notna().any():
                 axis.plot(table["x"], table["paper"], marker="s", linestyle="--", color="black", label="paper")
+            for mark in figure_spec.get("marks") or ():
+                axis.axvline(mark["x"], color="grey", linestyle="-.", linewidth=1)
+                axis.annotate(mark["label"], (mark["x"], 0.02), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+                              color="grey", ha="right")
+            if figure_spec.get("log_x"):
+                axis.set_xscale("log", base=2)
             axis.set_xlabel(line_x)
         else:
             positions = list(range(len(table)))

@@ -41,6 +41,7 @@ def resolved_configs(configs: dict) -> dict:
 
 def run_study_cli(study: Study, argv=None) -> int:
     args = parse_args(study, argv)
+    study = study.for_preset(args.preset)
     seeds = tuple(range(args.seeds)) if args.seeds else study.seeds
     try:
         require(args.seeds is None or args.seeds >= 1, "seeds", f"must be >= 1, got {args.seeds}")

@@ -20,3 +20,15 @@ def momentum_update(target: nn.Module, online: nn.Module, momentum: float) -> No
     """``theta_target <- momentum * theta_target + (1 - momentum) * theta_online`` for every parameter."""
     for target_param, online_param in zip(target.parameters(), online.parameters()):
         target_param.mul_(momentum).add_(online_param.detach(), alpha=1 - momentum)
+
+
+def gather(x: torch.Tensor) -> torch.Tensor:
+    """``x`` ``(B, ...)`` of every DDP worker, concatenated in rank order (``(world B, ...)``), with
+    gradients flowing back to each worker's own rows; ``x`` itself without a process group."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return x
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(x.contiguous()))

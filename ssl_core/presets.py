@@ -34,15 +34,21 @@ BASE_PRESETS: dict[str, TrialConfig] = {
 }
 
 
-def method_presets(method: str, options: dict | None = None, backbone: str | None = None) -> dict[str, TrialConfig]:
+def method_presets(method: str, options: dict | None = None, backbone: str | None = None,
+                   budget: dict | None = None) -> dict[str, TrialConfig]:
     """:data:`BASE_PRESETS` pretraining ``method`` (with ``options``) on ``backbone`` (a registered
     name; each preset keeps its width). The ``paper`` preset adds the method's own
-    ``paper_factors`` (its paper's settings, declared beside the method)."""
+    ``paper_factors`` (its paper's settings, declared beside the method), the laptop presets
+    its ``laptop_factors``; ``budget`` (dotted factors) then shrinks the ``default`` preset to
+    what a study can afford on a laptop."""
     require(method in METHODS, "method.name", f"unknown method {method!r} (known: {', '.join(sorted(METHODS))})")
     presets = {}
     for name, config in BASE_PRESETS.items():
         config = dataclasses.replace(config, method=MethodConfig(method, dict(options or {})))
         if backbone is not None:
             config = with_factors(config, {"backbone.name": backbone})
-        presets[name] = with_factors(config, METHODS[method].paper_factors) if name == "paper" else config
+        cls = METHODS[method]
+        presets[name] = with_factors(config, cls.paper_factors if name == "paper" else cls.laptop_factors)
+    if budget:
+        presets["default"] = with_factors(presets["default"], budget)
     return presets

@@ -23,7 +23,8 @@ from ssl_core.curriculum import CurriculumConfig, active_indices
 from ssl_core.data.dataset import SeededExamples, VideoCollection
 
 
-OPTIMISERS = ("sgd", "adamw")
+OPTIMISERS = ("sgd", "adam", "adamw")
+LR_SCHEDULES = ("cosine", "step")
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,11 @@ class PretrainConfig:
     weight_decay: float = 5e-4
     warmup_epochs: int = 0
     grad_clip: float = 0.0
-    optimiser: str = "sgd"  # "sgd" (the papers) or "adamw" (momentum is then unused)
+    optimiser: str = "sgd"  # "sgd" (most papers), "adam" (MFO) or "adamw" (momentum is then unused)
     sync_batchnorm: bool = False  # DDP on GPUs only (torch's SyncBatchNorm has no CPU path)
+    lr_schedule: str = "cosine"  # after the warm-up: "cosine" to 0, or "step": x lr_step_factor from lr_step_at
+    lr_step_at: float = 2 / 3  # fraction of the epochs (MFO's public code: epoch 200 of 300)
+    lr_step_factor: float = 0.1
     schedule: CurriculumConfig = field(default_factory=CurriculumConfig)
 
     def validate(self, prefix: str = "pretrain.") -> "PretrainConfig":
@@ -46,6 +50,9 @@ class PretrainConfig:
         require(0 <= self.warmup_epochs <= max(self.epochs, 0), prefix + "warmup_epochs", f"must be in [0, epochs], got {self.warmup_epochs}")
         require(self.optimiser in OPTIMISERS, prefix + "optimiser", f"must be one of {OPTIMISERS}, got {self.optimiser!r}")
         require(self.grad_clip >= 0, prefix + "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
+        require(self.lr_schedule in LR_SCHEDULES, prefix + "lr_schedule", f"must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+        require(0 <= self.lr_step_at <= 1, prefix + "lr_step_at", f"must be a fraction of the epochs in [0, 1], got {self.lr_step_at}")
+        require(self.lr_step_factor > 0, prefix + "lr_step_factor", f"must be > 0, got {self.lr_step_factor}")
         self.schedule.validate(prefix + "schedule.")
         return self
 
@@ -53,6 +60,8 @@ class PretrainConfig:
 def make_optimiser(parameters, config: PretrainConfig) -> torch.optim.Optimizer:
     if config.optimiser == "adamw":
         return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimiser == "adam":
+        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
@@ -76,11 +85,14 @@ class PretextExamples(SeededExamples):
 
 
 def warmup_cosine(config: PretrainConfig) -> Callable[[int], float]:
-    """Learning-rate factor per epoch: linear warm-up, then cosine to 0."""
+    """Learning-rate factor per epoch: linear warm-up, then cosine to 0 (``lr_schedule="cosine"``)
+    or a step to ``lr_step_factor`` at ``round(lr_step_at * epochs)`` (``"step"``)."""
 
     def factor(epoch: int) -> float:
         if epoch < config.warmup_epochs:
             return (epoch + 1) / config.warmup_epochs
+        if config.lr_schedule == "step":
+            return config.lr_step_factor if epoch >= round(config.lr_step_at * config.epochs) else 1.0
         span = max(config.epochs - config.warmup_epochs, 1)
         return 0.5 * (1 + math.cos(math.pi * (epoch - config.warmup_epochs) / span))
 
@@ -114,7 +126,8 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
     method.to(device)
     if world > 1 and config.sync_batchnorm:
         method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
-    model = torch.nn.parallel.DistributedDataParallel(method) if world > 1 else method
+    model = torch.nn.parallel.DistributedDataParallel(method, find_unused_parameters=not method.uses_every_parameter) \
+        if world > 1 else method
     optimiser = make_optimiser(method.parameters(), config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(config))
     start_epoch = 0
@@ -126,6 +139,7 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         start_epoch = int(state["epoch"])
     scores = method.curriculum_scores(train_videos) if config.schedule.needs_scores else None
     for epoch in range(start_epoch, config.epochs):
+        method.on_epoch_start(epoch, config.epochs)
         active = active_indices(config.schedule, len(train_videos), epoch, config.epochs, seed, scores)
         examples = PretextExamples(train_videos, method.sample_video, seed, active)
         examples.set_epoch(epoch)

@@ -61,6 +61,12 @@ def finetune_metrics(level: str = "video", datasets=("ucf", "hmdb")) -> tuple[Me
                  for key in datasets)
 
 
+def linear_metrics(datasets=("ucf", "hmdb")) -> tuple[Metric, ...]:
+    """Linear-probe top-1 per dataset, matched to the papers' rows."""
+    return tuple(Metric(f"linear/{key}/top1", paper={"protocol": "linear", "eval_dataset": PAPER_DATASETS[key], "metric": "top1"})
+                 for key in datasets)
+
+
 # What every study reports besides its paper metrics (the papers do not tabulate these).
 EXTRA_METRICS = (Metric("linear/ucf/top1"), Metric("linear/hmdb/top1"), Metric("retrieval/ucf/r@5"), Metric("pretext/acc"))
 
@@ -106,9 +112,19 @@ class Study:
     presets: dict[str, TrialConfig]
     table: str | None = None
     baseline_arm: str | None = None
+    # "bar", or "line" over the factor "x"; a line figure may add "marks" ([{"x", "label"}],
+    # vertical lines) and "log_x" (a base-2 x axis)
     figure: dict = field(default_factory=lambda: {"kind": "bar", "x": None})
     seeds: tuple[int, ...] = (0, 1)
     search: Search | None = None
+    # arms that replace ``arms`` at a preset (a sweep whose values depend on the scale)
+    preset_arms: dict[str, tuple[Arm, ...]] = field(default_factory=dict)
+    # lines the report shows under its title (what the paper gives, which reading is run)
+    notes: tuple[str, ...] = ()
+
+    def for_preset(self, preset: str) -> "Study":
+        """The study as run at ``preset``: its ``preset_arms`` there, if any, are its arms."""
+        return dataclasses.replace(self, arms=self.preset_arms[preset]) if preset in self.preset_arms else self
 
     def trial_configs(self, preset: str, seeds, overrides: dict[str, Any] | None = None) -> dict[tuple[str, int], TrialConfig]:
         """Every (arm, seed) -> validated TrialConfig: the preset, then ``overrides`` (dotted
@@ -144,7 +160,7 @@ class Study:
     def declaration(self, preset: str, seeds, overrides: dict[str, Any] | None = None) -> dict:
         """What ``study.json`` records: the study as declared and how it was run."""
         return {"name": self.name, "title": self.title, "table": self.table, "preset": preset, "seeds": list(seeds),
-                "set": dict(overrides or {}),
+                "set": dict(overrides or {}), "notes": list(self.notes),
                 "baseline_arm": self.baseline_arm, "figure": self.figure,
                 "arms": [{"name": a.name, "factors": a.factors, "paper": a.paper} for a in self.arms],
                 "metrics": [{"name": m.name, "paper": m.paper} for m in self.metrics],

@@ -63,3 +63,25 @@ class InMemoryVideos:
 
     def frames(self, index):
         return self.videos[index]
+
+
+def pretrain_until(build_method, videos, config, state=None, stop_after=None):
+    """Pretrain a fresh ``build_method()`` from ``state``; stop (as a kill would) after epoch
+    ``stop_after``. Returns (method, the deep-copied state of every finished epoch)."""
+    import copy
+
+    from ssl_core.pretrain import pretrain
+
+    method = build_method()
+    states = []
+
+    def on_epoch_end(metrics, epoch_state):
+        states.append(copy.deepcopy(epoch_state))
+        if metrics["epoch"] == stop_after:
+            raise KeyboardInterrupt
+
+    try:
+        pretrain(method, videos, config, seed=0, val_videos=videos, state=state, on_epoch_end=on_epoch_end)
+    except KeyboardInterrupt:
+        pass
+    return method, states

@@ -385,3 +385,26 @@ def test_figure_draws_the_chance_level_beside_a_pretext_accuracy(tmp_path, chanc
                      if collection.get_label() == "chance"]
     # bar figure: one chance marker per arm with a chance value (scratch has none: NaN, not drawn)
     assert sorted(y for _, y in chance_points[0].get_offsets() if y == y) == [22.5, 50.0]
+
+
+def test_report_states_the_notes_the_set_factors_and_the_figure_marks(study_dir, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis.report import plot
+
+    declared = json.loads((study_dir / "study.json").read_text())
+    declared.update(notes=["mfo_impl: official"], set={"pretrain.epochs": 4},
+                    figure={**declared["figure"], "marks": [{"x": 3, "label": "3 classes"}], "log_x": True})
+    (study_dir / "study.json").write_text(json.dumps(declared))
+    report = build_report(study_dir)
+    assert "Note: mfo_impl: official" in report and "`pretrain.epochs=4`" in report
+    drawn = []
+    monkeypatch.setattr(plt, "close", lambda figure: drawn.append(figure))
+    plot(study_dir)
+    axis = drawn[0].axes[0]
+    assert axis.get_xscale() == "log"
+    assert any(list(line.get_xdata()) == [3, 3] for line in axis.get_lines())  # the vertical mark
+    assert "3 classes" in {text.get_text() for text in axis.texts}

@@ -17,7 +17,7 @@ from ssl_core.backbones import (
 )
 from ssl_core.backbones import registry as registry_mod
 
-ALL = ["c3d", "r2plus1d_18", "r3d_18", "s3d"]
+ALL = ["c3d", "r2plus1d_18", "r3d_18", "s3d", "slowfast"]
 SMALL = (2, 3, 8, 32, 32)
 PAPER = (1, 3, 16, 112, 112)
 W = 0.25
@@ -38,6 +38,7 @@ def test_registered_names():
     assert list_backbones() == ALL
     assert list_backbones("r*") == ["r2plus1d_18", "r3d_18"]
     assert list_backbones("*3d*") == ["c3d", "r3d_18", "s3d"]
+    assert list_backbones("slow*") == ["slowfast"]
     assert list_backbones("nope*") == []
 
 
@@ -143,7 +144,39 @@ def _expected_paper_shapes(name: str, w: float) -> dict[str, tuple[int, ...]]:
             "pool4": (inc((256, 160, 320, 32, 128, 128)), 4, 7, 7),
             "pool5": (inc((384, 192, 384, 48, 128, 128)), 2, 3, 3),
         }
+    if name == "slowfast":
+        # slow pathway: 16 / alpha = 4 frames throughout; stems stride (1,2,2): 56x56; stages 2-4 halve H, W
+        f = lambda ch: scale_channels(ch / 8, w)  # noqa: E731
+        return {"pool3": (c(128) + f(128), 4, 28, 28), "pool4": (c(256) + f(256), 4, 14, 14),
+                "pool5": (c(512) + f(512), 4, 7, 7)}
     raise AssertionError(name)
+
+
+def slowfast_parameters(width: float) -> int:
+    """SlowFast's parameter count from its documented architecture (module docstring)."""
+    c = lambda ch: scale_channels(ch, width)  # noqa: E731
+    f = lambda ch: scale_channels(ch / 8, width)  # noqa: E731
+    conv = lambda i, o, k: i * o * k  # noqa: E731  (k: kernel volume)
+    slow, fast = [c(p) for p in (64, 128, 256, 512)], [f(p) for p in (64, 128, 256, 512)]
+    total = conv(3, slow[0], 49) + 2 * slow[0] + conv(3, fast[0], 5 * 49) + 2 * fast[0]
+
+    def stage(i, o, strided):
+        shortcut = conv(i, o, 1) + 2 * o if strided or i != o else 0
+        return conv(i, o, 27) + 2 * o + conv(o, o, 27) + 2 * o + shortcut + 2 * (conv(o, o, 27) + 2 * o)
+
+    entering = (fast[0], fast[0], fast[1], fast[2])
+    for k in range(4):
+        total += conv(entering[k], 2 * entering[k], 5)  # lateral
+        total += stage(slow[max(k - 1, 0)] + 2 * entering[k], slow[k], k > 0) + stage(fast[max(k - 1, 0)], fast[k], k > 0)
+    return total
+
+
+@pytest.mark.parametrize("width", [0.25, 1.0])
+def test_slowfast_parameter_count_follows_its_architecture(width):
+    model = build_backbone("slowfast", width=width)
+    assert sum(p.numel() for p in model.parameters()) == slowfast_parameters(width)
+    if width == 1.0:
+        assert 33e6 < slowfast_parameters(1.0) < 40e6  # R3D-18 (33.2 M) plus the fast pathway and laterals
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -184,6 +217,8 @@ def test_computes_only_up_to_deepest_stage(name):
         last = {s: model.get_submodule(s) for s in ("pool3", "pool4", "pool5")}
     elif name == "s3d":
         last = {"pool3": model.features[6], "pool4": model.features[12], "pool5": model.features[15]}
+    elif name == "slowfast":
+        last = {"pool3": model.slow_stages[1], "pool4": model.slow_stages[2], "pool5": model.slow_stages[3]}
     else:
         last = {"pool3": model.layer2, "pool4": model.layer3, "pool5": model.layer4}
     calls: list[str] = []

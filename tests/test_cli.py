@@ -8,7 +8,6 @@ from ray_jobs.cli import run_study_cli
 from ssl_core.config import ConfigError, config_hash, parse_assignment
 from ssl_core.experiment import with_factors
 from ssl_core.presets import BASE_PRESETS
-from ssl_core.study import Arm
 from tiny_study import tiny_study
 
 

@@ -1,18 +1,17 @@
 """Methods, the pretraining loop and trial configs, without Ray."""
-import copy
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import losses_on_fixed_batch
+from conftest import losses_on_fixed_batch, pretrain_until
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
 from ssl_core.data.config import ClipConfig
 from ssl_core.experiment import TrialConfig, with_factors
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.data.augment import rotate_clip
-from ssl_core.pretrain import PretrainConfig, pretrain, warmup_cosine
+from ssl_core.pretrain import PretrainConfig, warmup_cosine
 
 CLIP = ClipConfig(num_frames=4, stride=1, resize=(20, 20), crop=16)
 
@@ -86,21 +85,12 @@ def test_resuming_from_a_state_gives_the_same_weights_as_an_uninterrupted_run(tm
     videos = VideoCollection(entries, CLIP, ["a", "b"])
     config = PretrainConfig(epochs=3, batch_size=4, lr=0.05, warmup_epochs=1)
 
-    def run(state=None, stop_after=None):
+    def build():
         torch.manual_seed(0)
-        method = build_method(MethodConfig("rotation"), build_backbone("r3d_18", width=0.125))
-        states = []
+        return build_method(MethodConfig("rotation"), build_backbone("r3d_18", width=0.125))
 
-        def on_epoch_end(metrics, epoch_state):
-            states.append(copy.deepcopy(epoch_state))
-            if metrics["epoch"] == stop_after:
-                raise KeyboardInterrupt
-
-        try:
-            pretrain(method, videos, config, seed=0, val_videos=videos, state=state, on_epoch_end=on_epoch_end)
-        except KeyboardInterrupt:
-            pass
-        return method, states
+    def run(state=None, stop_after=None):
+        return pretrain_until(build, videos, config, state, stop_after)
 
     full, _ = run()
     _, states = run(stop_after=1)
@@ -131,3 +121,40 @@ def test_optimiser_choice_is_validated_and_used():
     assert isinstance(make_optimiser(parameters, PretrainConfig(optimiser="adamw")), torch.optim.AdamW)
     sgd = make_optimiser(parameters, PretrainConfig(lr=0.2, momentum=0.8))
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.8 and sgd.defaults["lr"] == 0.2
+
+
+def test_step_schedule_and_adam():
+    config = PretrainConfig(epochs=9, lr=1.0, lr_schedule="step", lr_step_at=2 / 3, lr_step_factor=0.1).validate()
+    assert [warmup_cosine(config)(epoch) for epoch in range(9)] == [1.0] * 6 + [0.1] * 3
+    warm = PretrainConfig(epochs=4, warmup_epochs=2, lr_schedule="step", lr_step_at=0.75)
+    assert [warmup_cosine(warm)(epoch) for epoch in range(4)] == [0.5, 1.0, 1.0, 0.1]
+    from ssl_core.pretrain import make_optimiser
+
+    optimiser = make_optimiser([torch.nn.Parameter(torch.zeros(2))], PretrainConfig(optimiser="adam", lr=1e-3, weight_decay=1e-5))
+    assert type(optimiser) is torch.optim.Adam and optimiser.defaults["weight_decay"] == 1e-5
+    with pytest.raises(ConfigError, match=r"pretrain\.lr_schedule"):
+        PretrainConfig(lr_schedule="linear").validate()
+
+
+def test_method_presets_add_paper_and_laptop_factors_and_a_default_budget():
+    from ssl_core.methods.mfo import MFO
+    from ssl_core.presets import method_presets
+
+    presets = method_presets("mfo", budget={"pretrain.epochs": 3})
+    assert presets["paper"].method.typed_options().num_prototypes == 200 and "num_prototypes" not in presets["paper"].method.options
+    assert presets["paper"].pretrain.optimiser == "adam" and presets["paper"].pretrain.lr_schedule == "step"
+    assert presets["default"].method.options["num_prototypes"] == MFO.laptop_factors["method.options.num_prototypes"]
+    assert presets["default"].pretrain.epochs == 3 and presets["smoke"].pretrain.epochs == 2  # the budget is default's only
+    with pytest.raises(ConfigError, match=r"method\.name"):
+        method_presets("nope")
+
+
+def test_a_study_can_replace_its_arms_at_a_preset():
+    from ssl_core.presets import BASE_PRESETS
+    from ssl_core.study import Arm, Metric, Study
+
+    laptop, smoke = (Arm("a", {"pretrain.epochs": 1}),), (Arm("b", {"pretrain.epochs": 2}), Arm("c", {"pretrain.epochs": 3}))
+    study = Study(name="s", title="s", arms=laptop, metrics=(Metric("knn/ucf/top1"),), presets=dict(BASE_PRESETS),
+                  preset_arms={"smoke": smoke})
+    assert study.for_preset("default").arms == laptop and study.for_preset("smoke").arms == smoke
+    assert sorted(study.for_preset("smoke").trial_configs("smoke", (0,))) == [("b", 0), ("c", 0)]

@@ -19,8 +19,9 @@ def test_study_declares_valid_trials_for_every_preset(path):
     study = _study(path)
     assert study.name == path.stem
     for preset in ("smoke", "default", "paper"):
-        configs = study.trial_configs(preset, study.seeds)
-        assert len(configs) == len(study.arms) * len(study.seeds)
+        at_preset = study.for_preset(preset)
+        configs = at_preset.trial_configs(preset, study.seeds)
+        assert len(configs) == len(at_preset.arms) * len(study.seeds)
 
 
 @pytest.mark.parametrize("path", STUDIES, ids=[p.stem for p in STUDIES])

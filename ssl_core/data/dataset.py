@@ -15,11 +15,9 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from ssl_core.config import require
 from ssl_core.data.clips import (
     center_crop,
     clip_indices,
-    clip_span,
     random_training_clip,
     to_tensor,
     uniform_clip_starts,

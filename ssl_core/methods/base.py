@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ssl_core.config import ConfigError, from_dict, require
@@ -76,8 +77,12 @@ class PretextMethod(nn.Module):
     name: str = ""
     options_class: type = NoOptions
     pretrains: bool = True
-    # Dotted TrialConfig factors the ``paper`` preset adds for this method (its paper's settings).
+    # Dotted TrialConfig factors the ``paper`` preset adds for this method (its paper's settings),
+    # and those the laptop presets (``smoke``, ``default``) add (settings sized for the embedded data).
     paper_factors: dict[str, Any] = {}
+    laptop_factors: dict[str, Any] = {}
+    # False when some parameters get no gradient in some steps (DDP must then look for them)
+    uses_every_parameter: bool = True
 
     @classmethod
     def label_pipeline(cls, options, clip, split: int):
@@ -111,6 +116,10 @@ class PretextMethod(nn.Module):
     def after_step(self) -> None:
         """Called after every optimiser step (momentum encoders update here)."""
 
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        """Called before every pretraining epoch (0-based ``epoch`` of ``epochs``), resumed runs
+        included; methods whose loss changes over training (MFO's stage split) read it here."""
+
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
@@ -143,4 +152,12 @@ def accuracy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(dim=1) == targets).float().mean().detach()
 
 
-__all__ = ["METHODS", "ConfigError", "MethodConfig", "PretextMethod", "accuracy", "build_method", "majority_rate", "register_method"]
+def instance_accuracy(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Top-1 in-batch instance discrimination: is ``b_i`` the nearest (cosine) ``b`` to ``a_i``?
+    ``a``, ``b``: ``(B, D)``."""
+    similarity = F.normalize(a, dim=1) @ F.normalize(b, dim=1).t()
+    return accuracy(similarity, torch.arange(len(a), device=a.device))
+
+
+__all__ = ["METHODS", "ConfigError", "MethodConfig", "PretextMethod", "accuracy", "build_method", "instance_accuracy",
+           "majority_rate", "register_method"]

@@ -52,7 +52,7 @@ from ssl_core.data.augment import NUM_QUARTER_TURNS, BaseAugment
 from ssl_core.data.clips import to_tensor
 from ssl_core.heads import MLPHead
 from ssl_core.losses import byol_loss, info_nce, nt_xent, simsiam_loss
-from ssl_core.methods.base import PretextMethod, accuracy, register_method
+from ssl_core.methods.base import PretextMethod, accuracy, instance_accuracy, register_method
 from ssl_core.nn_utils import frozen_copy, momentum_update
 from ssl_core.samplers.cstp import MAX_CANDIDATES, MIN_CANDIDATES, PLAYBACK_RATES, STORSampler, STORSettings
 
@@ -121,13 +121,6 @@ class CSTPOptions:
 
     def temperature_for(self, framework: str) -> float:
         return float(self.temperature) if self.temperature > 0 else DEFAULT_TEMPERATURE.get(framework, 0.1)
-
-
-def instance_accuracy(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Top-1 in-batch instance discrimination: is ``b_i`` the nearest (cosine) ``b`` to ``a_i``?
-    ``a``, ``b``: ``(B, D)``."""
-    similarity = F.normalize(a, dim=1) @ F.normalize(b, dim=1).t()
-    return accuracy(similarity, torch.arange(len(a), device=a.device))
 
 
 class Contrastive(nn.Module):
