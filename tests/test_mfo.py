@@ -397,3 +397,23 @@ def test_two_gloo_workers_give_the_single_process_loss_on_the_concatenated_batch
         # DDP averages the two ranks' parameter gradients; each rank's loss is the full loss, so the
         # gradient reaching its rows is world x the single-process gradient of those rows
         torch.testing.assert_close(result["grad"] / 2, single["ins_a"].grad[3 * rank:3 * (rank + 1)], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("backbone", ["c3d", "r2plus1d_18", "r3d_18", "s3d", "slowfast"])
+def test_mfo_trains_on_every_backbones_levels(backbone):
+    from ssl_core.backbones import list_backbones
+
+    assert backbone in list_backbones()
+    method = mfo(backbone=backbone)
+    method.on_epoch_start(20, 30)
+    method.train()
+    loss, metrics = method(batch_for(method))
+    loss.backward()
+    assert torch.isfinite(loss) and {"pretext/loss_ins", "pretext/loss_sem", "pretext/loss_mul_low"} <= set(metrics)
+    assert all(p.grad is not None for p in method.backbone.parameters())
+
+
+def test_every_registered_backbone_is_in_the_backbone_test():
+    from ssl_core.backbones import list_backbones
+
+    assert list_backbones() == ["c3d", "r2plus1d_18", "r3d_18", "s3d", "slowfast"]
