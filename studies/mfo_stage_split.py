@@ -26,6 +26,8 @@ STUDY = Study(
     baseline_arm="random_init",
     figure={"kind": "line", "x": "method.options.stage_split"},
     notes=("MFO Fig. 3 gives no numbers in the text: our curve only, nothing to compare.",
+           "E is applied at whole epochs (the graph constraint starts at epoch round(E x epochs)): at the `default` "
+           "budget of 3 epochs, E = 0 and 0.1 both start at epoch 0, 0.2 and 0.3 at epoch 1, 0.5 at epoch 2.",
            IMPL_NOTE),
 )
 
