@@ -23,6 +23,7 @@ from ssl_core.config import config_hash, to_dict
 from ssl_core import experiment
 from ssl_core.experiment import TrialConfig, build_trial_method, load_trial_data, pretrain_here, pretrain_trial, with_factors
 from ssl_core.io import write_json
+from ssl_core.pretrain import selected_weights
 from ssl_core.study import completed_summary, trial_key
 
 STATE_FILE = "state.pt"
@@ -107,7 +108,7 @@ def pretrain_with_torch_trainer(config: TrialConfig, name: str, storage_path: st
     result = trainer.fit()
     state = _load_state(result.checkpoint)
     method = build_trial_method(config)
-    method.load_state_dict(state["model"])
+    method.load_state_dict(selected_weights(state))
     return method.backbone, dict(state.get("metrics", {}))
 
 

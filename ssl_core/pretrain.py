@@ -5,6 +5,11 @@ state)`` after each, where ``state`` holds everything needed to continue (model,
 scheduler, epoch, torch RNG) and is safe for ``torch.load(weights_only=True)``. When
 ``torch.distributed`` is initialised (e.g. by Ray Train's TorchTrainer), the model is
 wrapped in DDP and each rank reads its shard through a ``DistributedSampler``.
+
+``select="best_pretext"`` (V3S) holds ``select_videos`` training videos out of pretraining,
+measures the pretext accuracy on them after every epoch and returns the weights of the best
+epoch; the record (``state["best"]``) travels with the resumable state, so a resumed run
+returns the same weights.
 """
 from __future__ import annotations
 
@@ -18,13 +23,14 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from ssl_core.config import require
+from ssl_core.config import ConfigError, require
 from ssl_core.curriculum import CurriculumConfig, active_indices
 from ssl_core.data.dataset import SeededExamples, VideoCollection
 
 
 OPTIMISERS = ("sgd", "adam", "adamw")
-LR_SCHEDULES = ("cosine", "step")
+LR_SCHEDULES = ("cosine", "step", "constant")
+SELECTIONS = ("last", "best_pretext")
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,10 @@ class PretrainConfig:
     lr_schedule: str = "cosine"  # after the warm-up: "cosine" to 0, or "step": x lr_step_factor from lr_step_at
     lr_step_at: float = 2 / 3  # fraction of the epochs (MFO's public code: epoch 200 of 300)
     lr_step_factor: float = 0.1
+    # Which weights pretraining returns: the last epoch's, or (V3S) the epoch's with the best
+    # pretext accuracy on ``select_videos`` training videos held out from pretraining.
+    select: str = "last"
+    select_videos: int = 800
     schedule: CurriculumConfig = field(default_factory=CurriculumConfig)
 
     def validate(self, prefix: str = "pretrain.") -> "PretrainConfig":
@@ -53,6 +63,9 @@ class PretrainConfig:
         require(self.lr_schedule in LR_SCHEDULES, prefix + "lr_schedule", f"must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         require(0 <= self.lr_step_at <= 1, prefix + "lr_step_at", f"must be a fraction of the epochs in [0, 1], got {self.lr_step_at}")
         require(self.lr_step_factor > 0, prefix + "lr_step_factor", f"must be > 0, got {self.lr_step_factor}")
+        require(self.select in SELECTIONS, prefix + "select", f"must be one of {SELECTIONS}, got {self.select!r}")
+        require(isinstance(self.select_videos, int) and self.select_videos >= 1, prefix + "select_videos",
+                f"must be an integer >= 1, got {self.select_videos!r}")
         self.schedule.validate(prefix + "schedule.")
         return self
 
@@ -86,11 +99,14 @@ class PretextExamples(SeededExamples):
 
 def warmup_cosine(config: PretrainConfig) -> Callable[[int], float]:
     """Learning-rate factor per epoch: linear warm-up, then cosine to 0 (``lr_schedule="cosine"``)
-    or a step to ``lr_step_factor`` at ``round(lr_step_at * epochs)`` (``"step"``)."""
+    or a step to ``lr_step_factor`` at ``round(lr_step_at * epochs)`` (``"step"``), or 1
+    (``"constant"``)."""
 
     def factor(epoch: int) -> float:
         if epoch < config.warmup_epochs:
             return (epoch + 1) / config.warmup_epochs
+        if config.lr_schedule == "constant":
+            return 1.0
         if config.lr_schedule == "step":
             return config.lr_step_factor if epoch >= round(config.lr_step_at * config.epochs) else 1.0
         span = max(config.epochs - config.warmup_epochs, 1)
@@ -137,10 +153,14 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch = int(state["epoch"])
+    best = state.get("best") if state is not None else None
     scores = method.curriculum_scores(train_videos) if config.schedule.needs_scores else None
+    usable = method.pretext_indices(train_videos)
+    selection = selection_indices(len(train_videos), config)
     for epoch in range(start_epoch, config.epochs):
         method.on_epoch_start(epoch, config.epochs)
         active = active_indices(config.schedule, len(train_videos), epoch, config.epochs, seed, scores)
+        active = _kept(active, usable, selection)
         examples = PretextExamples(train_videos, method.sample_video, seed, active)
         examples.set_epoch(epoch)
         loader = _loader(examples, config.batch_size, seed)
@@ -150,11 +170,65 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         metrics["epoch"] = epoch + 1
         metrics["pretext/videos"] = len(active)
         if val_videos is not None and len(val_videos):
-            metrics.update(held_out_metrics(method, val_videos, config.batch_size, seed, device))
+            metrics.update(held_out_metrics(method, val_videos, config.batch_size, seed, device,
+                                            method.pretext_indices(val_videos)))
+        if selection is not None:
+            best = _select(method, train_videos, _kept(selection, usable, None), config, seed, device, epoch, best)
+            metrics.update({"pretext/select_acc": best["last_acc"], "pretext/selected_acc": best["acc"],
+                            "pretext/selected_epoch": best["epoch"]})
         if on_epoch_end is not None:
-            on_epoch_end(metrics, {"epoch": epoch + 1, "model": method.state_dict(), "optimiser": optimiser.state_dict(),
-                                   "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()})
+            epoch_state = {"epoch": epoch + 1, "model": method.state_dict(), "optimiser": optimiser.state_dict(),
+                           "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()}
+            on_epoch_end(metrics, epoch_state if best is None else {**epoch_state, "best": best})
+    if best is not None:
+        method.load_state_dict(best["model"])
     return method
+
+
+def selected_weights(state: dict) -> dict:
+    """The weights pretraining returns from an epoch ``state``: the best-pretext epoch's when
+    it recorded one (``select="best_pretext"``), else the state's own."""
+    return state["best"]["model"] if state.get("best") else state["model"]
+
+
+# The videos held out for best-pretext selection do not depend on the trial's seed: every arm
+# and seed of a study selects on the same videos.
+SELECTION_SEED = 20_211_000
+
+
+def selection_indices(num_videos: int, config: PretrainConfig) -> np.ndarray | None:
+    """The sorted indices of the ``select_videos`` pretraining videos held out for
+    ``select="best_pretext"`` (None with ``"last"``)."""
+    if config.select != "best_pretext":
+        return None
+    if config.select_videos >= num_videos:
+        raise ConfigError("pretrain.select_videos", f"holds out {config.select_videos} of the {num_videos} pretraining "
+                          f"videos for checkpoint selection; at most {num_videos - 1} can be held out")
+    return np.sort(np.random.default_rng(SELECTION_SEED).permutation(num_videos)[: config.select_videos])
+
+
+def _kept(indices: np.ndarray, usable: np.ndarray | None, held_out: np.ndarray | None) -> np.ndarray:
+    """``indices`` among ``usable`` (None: all) and not in ``held_out``."""
+    indices = np.asarray(indices, dtype=np.int64)
+    if usable is not None:
+        indices = indices[np.isin(indices, usable)]
+    if held_out is not None:
+        indices = indices[~np.isin(indices, held_out)]
+    return indices
+
+
+def _select(method, videos: VideoCollection, indices: np.ndarray, config: PretrainConfig, seed: int, device,
+            epoch: int, best: dict | None) -> dict:
+    """The best-pretext record after ``epoch``: ``{"epoch", "acc", "model", "last_acc"}``, the
+    weights those of the epoch with the highest held-out ``pretext/acc`` (the earliest on ties)."""
+    metrics = held_out_metrics(method, videos, config.batch_size, seed, device, indices)
+    if "pretext/acc" not in metrics:
+        raise ConfigError("pretrain.select", f"method {method.name!r} reports no pretext/acc to select on")
+    accuracy = float(metrics["pretext/acc"])
+    if best is None or accuracy > best["acc"]:
+        best = {"epoch": epoch + 1, "acc": accuracy,
+                "model": {name: value.detach().clone() for name, value in method.state_dict().items()}}
+    return {**best, "last_acc": accuracy}
 
 
 def _train_epoch(model, method, loader, optimiser, config: PretrainConfig, device) -> dict:
@@ -181,16 +255,18 @@ def _train_epoch(model, method, loader, optimiser, config: PretrainConfig, devic
 
 
 @torch.no_grad()
-def held_out_metrics(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu") -> dict[str, float]:
+def held_out_metrics(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu",
+                     indices=None) -> dict[str, float]:
     """Pretext accuracies on held-out videos, one fixed example per video (same draws every epoch).
 
     Every accuracy the method's ``forward`` reports (``pretext/acc``, ``pretext/<task>_acc``, ...)
     averaged over the examples, and beside each the chance level ``<name>_chance`` the
     method derives from the held-out targets (:meth:`PretextMethod.chance_levels`).
+    ``indices`` restricts the examples to those videos (None: all).
     """
     was_training = method.training
     method.eval()
-    examples = PretextExamples(videos, method.sample_video, seed + 10_000)
+    examples = PretextExamples(videos, method.sample_video, seed + 10_000, indices)
     totals: dict[str, float] = {}
     targets: dict[str, list[torch.Tensor]] = {}
     seen = 0

@@ -64,6 +64,10 @@ class InMemoryVideos:
     def frames(self, index):
         return self.videos[index]
 
+    @property
+    def lengths(self):
+        return [len(video) for video in self.videos]
+
 
 def pretrain_until(build_method, videos, config, state=None, stop_after=None):
     """Pretrain a fresh ``build_method()`` from ``state``; stop (as a kill would) after epoch
@@ -85,3 +89,31 @@ def pretrain_until(build_method, videos, config, state=None, stop_after=None):
     except KeyboardInterrupt:
         pass
     return method, states
+
+
+STUDIES_DIR = Path(__file__).resolve().parents[1] / "studies"
+
+
+@pytest.fixture(scope="session")
+def smoke_data_dir(tmp_path_factory):
+    """One embedded-data folder for the study smoke tests (generated once per session)."""
+    return str(tmp_path_factory.mktemp("smoke_data"))
+
+
+def run_smoke_study(name, out_dir, data_dir, *settings):
+    """Run ``studies/<name>.py`` at ``smoke`` with one seed (``settings``: extra ``--set``
+    assignments); returns (the Study, its trial summaries, its report text)."""
+    import json
+    import runpy
+
+    from ray_jobs.cli import run_study_cli
+
+    study = runpy.run_path(str(STUDIES_DIR / f"{name}.py"))["STUDY"]
+    args = ["--preset", "smoke", "--seeds", "1", "--out", str(out_dir), "--quiet",
+            "--set", f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings]
+    assert run_study_cli(study, args) == 0
+    summaries = [json.loads(p.read_text()) for p in (Path(out_dir) / name / "trials").glob("*/trial_summary.json")]
+    assert sorted(s["arm"] for s in summaries) == sorted(arm.name for arm in study.arms)
+    report = (Path(out_dir) / name / "report.md").read_text()
+    assert f"Trials completed: {len(study.arms)} of {len(study.arms)}" in report
+    return study, summaries, report

@@ -17,7 +17,7 @@ from ssl_core.backbones import (
 )
 from ssl_core.backbones import registry as registry_mod
 
-ALL = ["c3d", "r2plus1d_18", "r3d_18", "s3d", "slowfast"]
+ALL = ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "s3d", "slowfast"]
 SMALL = (2, 3, 8, 32, 32)
 PAPER = (1, 3, 16, 112, 112)
 W = 0.25
@@ -36,7 +36,7 @@ def _model(name: str, width: float = W) -> VideoBackbone:
 # --------------------------------------------------------------------- registry
 def test_registered_names():
     assert list_backbones() == ALL
-    assert list_backbones("r*") == ["r2plus1d_18", "r3d_18"]
+    assert list_backbones("r*") == ["r21d_vcop", "r2plus1d_18", "r3d_18"]
     assert list_backbones("*3d*") == ["c3d", "r3d_18", "s3d"]
     assert list_backbones("slow*") == ["slowfast"]
     assert list_backbones("nope*") == []
@@ -129,7 +129,7 @@ def _expected_paper_shapes(name: str, w: float) -> dict[str, tuple[int, ...]]:
         # 16x112x112 -pool1(1,2,2)-> 16x56x56 -pool2-> 8x28x28 -pool3-> 4x14x14
         # -pool4-> 2x7x7 -pool5 (k2 s2 pad(0,1,1))-> 1 x (7+2-2)//2+1=4 x 4
         return {"pool3": (c(256), 4, 14, 14), "pool4": (c(512), 2, 7, 7), "pool5": (c(512), 1, 4, 4)}
-    if name in ("r3d_18", "r2plus1d_18"):
+    if name in ("r3d_18", "r2plus1d_18", "r21d_vcop"):
         # stem stride (1,2,2): 16x56x56; layer1 same; layer2/3/4 stride 2 each
         return {"pool3": (c(128), 8, 28, 28), "pool4": (c(256), 4, 14, 14), "pool5": (c(512), 2, 7, 7)}
     if name == "s3d":
@@ -190,6 +190,32 @@ def test_paper_size_shapes(name):
     assert {k: tuple(v.shape[1:]) for k, v in feats.items()} == expected
     assert emb.shape == (1, model.feature_dim)
     assert {k: v[0] for k, v in expected.items()} == model.stage_dims
+
+
+def vcop_r21d_parameters() -> int:
+    """VCOP's R(2+1)D (Xu et al. 2019, models/r21d.py) counted by hand: every (2+1)D conv of
+    kernel t x d x d is a spatial 1 x d x d conv to M = floor(t d^2 i o / (d^2 i + t o)) channels,
+    batch norm, and a temporal t x 1 x 1 conv; no biases; one residual block per stage."""
+    def conv21(i, o, t=3, d=3):
+        mid = (t * d * d * i * o) // (d * d * i + t * o)
+        return i * mid * d * d + 2 * mid + mid * o * t
+
+    bn = lambda c: 2 * c  # noqa: E731
+    total = conv21(3, 64, 3, 7) + bn(64)  # stem: M = 83
+    for i, o in ((64, 64), (64, 128), (128, 256), (256, 512)):
+        total += conv21(i, o) + bn(o) + conv21(o, o) + bn(o)
+        if i != o:
+            total += i * o + bn(o)  # 1 x 1 x 1 shortcut (ours; VCOP factorises it, see the backbone's docstring)
+    return total
+
+
+def test_r21d_vcop_has_vcops_parameter_count():
+    """V3S Table 2: the VCOP-style R(2+1)D has 14.4 M parameters (torchvision's r2plus1d_18: 31.3 M)."""
+    model = build_backbone("r21d_vcop", width=1.0)
+    count = sum(p.numel() for p in model.parameters())
+    assert count == vcop_r21d_parameters()
+    assert round(count / 1e6, 1) == 14.4
+    assert model.stem[0].out_channels == 83 and len(model.layer4) == 1
 
 
 def test_c3d_paper_pool5_width1_shape_literal():

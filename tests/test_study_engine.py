@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import ray
+import torch
 
 from ray_jobs.cli import run_study_cli
 from ssl_core.study import Arm
@@ -191,12 +192,22 @@ def test_search_bounds_are_validated_before_ray(data_dir, tmp_path, capsys):
 
 
 def test_multi_worker_trial_runs_ddp_through_torch_trainer(data_dir, tmp_path):
-    arms = (Arm("rotation_ddp", {"method.name": "rotation", "resources.num_workers": 2, "resources.cpus_per_worker": 0.5}),)
+    """Two DDP workers, with best-pretext selection: the evaluated backbone is the selected epoch's."""
+    from ssl_core.checkpoint import load_backbone
+
+    arms = (Arm("rotation_ddp", {"method.name": "rotation", "resources.num_workers": 2, "resources.cpus_per_worker": 0.5,
+                                 "pretrain.select": "best_pretext", "pretrain.select_videos": 4}),)
     study = tiny_study(data_dir, epochs=2, arms=arms)
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--seeds", "1", "--quiet"]) == 0
     summary = summaries(tmp_path / "tiny")[("rotation_ddp", 0)]
-    assert {"pretext/acc", "pretext/loss", "knn/ucf/top1"} <= set(summary["metrics"])
-    assert list((tmp_path / "tiny").glob("train_rotation_ddp_seed0/checkpoint_*"))  # TorchTrainer's own run dir
+    assert {"pretext/acc", "pretext/loss", "knn/ucf/top1", "pretext/selected_epoch"} <= set(summary["metrics"])
+    checkpoints = sorted((tmp_path / "tiny").glob("train_rotation_ddp_seed0/checkpoint_*"))  # TorchTrainer's own run dir
+    assert checkpoints
+    state = torch.load(checkpoints[-1] / "state.pt", weights_only=True)
+    assert state["best"]["epoch"] == summary["metrics"]["pretext/selected_epoch"]
+    backbone, _ = load_backbone(next((tmp_path / "tiny").rglob("backbone/backbone.pt")).parent)
+    for name, value in backbone.state_dict().items():
+        assert torch.equal(value, state["best"]["model"]["backbone." + name]), name
 
 
 def test_sts_study_runs_the_label_pipeline_once_and_trains_from_its_store(data_dir, tmp_path):

@@ -37,7 +37,7 @@ from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimpl
 from .base import VideoBackbone, check_width, init_weights, scale_channels
 from .registry import register_backbone
 
-__all__ = ["VideoResNetBackbone", "r2plus1d_18", "r3d_18"]
+__all__ = ["VideoResNetBackbone", "r21d_vcop", "r2plus1d_18", "r3d_18"]
 
 
 class ScaledBasicStem(nn.Sequential):
@@ -146,6 +146,38 @@ def r2plus1d_18(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
         stem=ScaledR2Plus1dStem(planes[0], scale_channels(45, width)),
         stem_planes=planes[0],
         planes=planes,
+        width=width,
+        **kwargs,
+    )
+
+
+# The VCOP stem's (2+1)D factorisation of a 3 x 7 x 7 convolution 3 -> 64: Tran et al.'s
+# mid-channel rule floor(t d^2 N_in N_out / (d^2 N_in + t N_out)) = floor(3*49*3*64 / (49*3 + 3*64)).
+VCOP_STEM_MID = 83
+
+
+class VCOPConv2Plus1D(Conv2Plus1D):
+    """torchvision's ``Conv2Plus1D`` with its mid channels from its own in/out channels (VCOP's
+    ``SpatioTemporalConv``); torchvision's ``BasicBlock`` gives both its convolutions the first one's."""
+
+    def __init__(self, in_planes: int, out_planes: int, midplanes: int, stride: int = 1, padding: int = 1) -> None:
+        super().__init__(in_planes, out_planes, (in_planes * out_planes * 27) // (in_planes * 9 + 3 * out_planes), stride, padding)
+
+
+@register_backbone("r21d_vcop")
+def r21d_vcop(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
+    """The VCOP-style R(2+1)D of V3S Table 2 (Xu et al., CVPR 2019; 14.4 M parameters at width 1):
+    one (2+1)D basic block per stage (layer sizes 1, 1, 1, 1), a factorised 3 x 7 x 7 stem with
+    83 mid channels, and every (2+1)D convolution's mid channels by the same rule from its own
+    in/out channels (:class:`VCOPConv2Plus1D`); the shortcut projections are plain 1 x 1 x 1 convolutions as in torchvision
+    (VCOP factorises them too: 0.2 k parameters fewer in all)."""
+    planes = _planes(width)
+    return VideoResNetBackbone(
+        conv_builder=VCOPConv2Plus1D,
+        stem=ScaledR2Plus1dStem(planes[0], scale_channels(VCOP_STEM_MID, width)),
+        stem_planes=planes[0],
+        planes=planes,
+        layers=(1, 1, 1, 1),
         width=width,
         **kwargs,
     )

@@ -9,5 +9,6 @@ from ssl_core.methods import mfo as _mfo  # noqa: F401  (registers "mfo")
 from ssl_core.methods import rotation as _rotation  # noqa: F401  (registers "rotation")
 from ssl_core.methods import scratch as _scratch  # noqa: F401  (registers "scratch")
 from ssl_core.methods import sts as _sts  # noqa: F401  (registers "sts")
+from ssl_core.methods import v3s as _v3s  # noqa: F401  (registers "v3s")
 
 __all__ = ["METHODS", "MethodConfig", "PretextMethod", "build_method", "register_method"]

@@ -116,6 +116,11 @@ class PretextMethod(nn.Module):
     def after_step(self) -> None:
         """Called after every optimiser step (momentum encoders update here)."""
 
+    def pretext_indices(self, videos) -> np.ndarray | None:
+        """The indices of the videos of a VideoCollection this method can sample (None: all);
+        pretraining and the held-out metrics leave the others out."""
+        return None
+
     def on_epoch_start(self, epoch: int, epochs: int) -> None:
         """Called before every pretraining epoch (0-based ``epoch`` of ``epochs``), resumed runs
         included; methods whose loss changes over training (MFO's stage split) read it here."""
@@ -128,8 +133,13 @@ class PretextMethod(nn.Module):
         return {}
 
     def chance_levels(self, targets: dict[str, torch.Tensor]) -> dict[str, float]:
-        """``{<name>_chance: majority_rate(t)}`` for the held-out targets gathered from :meth:`task_targets`."""
-        return {f"{name}_chance": majority_rate(values) for name, values in targets.items()}
+        """``{<name>_chance: majority_rate(t)}`` for the held-out targets gathered from
+        :meth:`task_targets`; when no target is named ``pretext/acc`` (the method reports it as
+        the mean accuracy of its tasks), ``pretext/acc_chance`` is the mean of the tasks' levels."""
+        levels = {f"{name}_chance": majority_rate(values) for name, values in targets.items()}
+        if levels and "pretext/acc" not in targets:
+            levels["pretext/acc_chance"] = sum(levels.values()) / len(levels)
+        return levels
 
 
 def build_method(config: MethodConfig, backbone: nn.Module, clip=None) -> PretextMethod:

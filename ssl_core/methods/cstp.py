@@ -264,13 +264,6 @@ class CSTP(PretextMethod):
             targets["pretext/rot_acc"] = torch.cat([batch["rot1"], batch["rot2"]])
         return targets
 
-    def chance_levels(self, targets):
-        """Per task, and for ``pretext/acc`` (the mean over the prediction tasks) their mean."""
-        levels = super().chance_levels(targets)
-        if levels:
-            levels["pretext/acc_chance"] = sum(levels.values()) / len(levels)
-        return levels
-
     def _weights(self) -> dict[str, float]:
         o = self.options
         return {"stor_s": o.lambda_stor * o.lambda_s, "stor_t": o.lambda_stor * o.lambda_t, "pace": o.lambda_pb,
