@@ -54,6 +54,31 @@ def load_summaries(results_dir: str | Path, study_name: str | None = None) -> li
     return list(newest.values())
 
 
+FINISHED_IN_SEARCH = ("completed", "stopped")  # a search sample ASHA stopped early has finished
+
+
+def completion(results_dir: str | Path) -> tuple[int, int, list[str]]:
+    """``(finished, planned, unfinished)`` of the study in ``results_dir``, from the trial
+    summaries on disk (what the report counts): a grid plans every arm x seed and a trial is
+    finished when its summary says completed; a search plans ``num_samples`` per arm, and a
+    sample stopped early by ASHA has finished too. ``unfinished`` names what is not."""
+    study = load_study(results_dir)
+    summaries = load_summaries(results_dir, study["name"])
+    if study.get("search"):
+        planned = study["search"]["num_samples"]
+        finished, unfinished = 0, []
+        for arm in study["arms"]:
+            done = sum(1 for s in summaries if s["arm"] == arm["name"] and s.get("status") in FINISHED_IN_SEARCH)
+            finished += min(done, planned)
+            unfinished += [f"{arm['name']}: {planned - done} of {planned} samples"] if done < planned else []
+        return finished, planned * len(study["arms"]), unfinished
+    status = {(s["arm"], s["seed"]): s.get("status", "completed") for s in summaries}
+    planned = [(arm["name"], seed) for arm in study["arms"] for seed in study["seeds"]]
+    unfinished = [f"{arm} seed {seed} ({status.get((arm, seed), 'missing')})" for arm, seed in planned
+                  if status.get((arm, seed)) != "completed"]
+    return len(planned) - len(unfinished), len(planned), unfinished
+
+
 def collect_results(results_dir: str | Path) -> pd.DataFrame:
     """The tidy table (see the module docstring) of the study in ``results_dir``."""
     study = load_study(results_dir)

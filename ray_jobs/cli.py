@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from ssl_core.config import ConfigError, config_hash, parse_assignment, require, to_dict
-from ssl_core.io import read_json, write_json
-from ssl_core.study import Study, trial_key
+from ssl_core.data.config import DatasetError, check_given_roots
+from ray_jobs.resources import check_resources, local_resources
+from ssl_core.io import read_json
+from ssl_core.study import Study, resume_differences, trial_key
 
 
 def parse_args(study: Study, argv=None) -> argparse.Namespace:
@@ -25,6 +28,8 @@ def parse_args(study: Study, argv=None) -> argparse.Namespace:
     parser.add_argument("--out", default="results", help="results root; the study writes OUT/<study name>/")
     parser.add_argument("--storage-path", help="where Ray keeps trials and checkpoints (local dir or s3://..., gs://...); default OUT/<study>")
     parser.add_argument("--address", help="attach to a running Ray cluster (e.g. auto); default: start Ray in-process")
+    parser.add_argument("--connect-timeout", type=float, default=60.0,
+                        help="seconds to wait for the Ray cluster at --address before giving up (default 60)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted or partly failed study")
     parser.add_argument("--seeds", type=int, help="number of seeds (repeats), default the study's")
     parser.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as CPUs allow)")
@@ -39,6 +44,77 @@ def resolved_configs(configs: dict) -> dict:
             for (arm, seed), config in configs.items()}
 
 
+class CannotRun(Exception):
+    """A study that must not start: the one-line reason (exit code 2, nothing written)."""
+
+
+def check_writable(path: Path, what: str) -> None:
+    """CannotRun unless a directory can be made at ``path``: its nearest existing ancestor is a
+    directory that takes a new entry (tried with an empty directory, removed at once)."""
+    if path.exists():
+        if not path.is_dir():
+            raise CannotRun(f"{what} {path} is a file, not a directory")
+        return
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CannotRun(f"{what} {path}: {ancestor} is a file, not a directory")
+    try:
+        Path(tempfile.mkdtemp(prefix=".write-check-", dir=ancestor)).rmdir()
+    except OSError as error:
+        raise CannotRun(f"{what} {path} cannot be created: {error.strerror or error} in {ancestor}") from None
+
+
+def recorded_declaration(study_dir: Path) -> dict:
+    """The declaration a study directory records; CannotRun with a one-line reason when there is none."""
+    path = study_dir / "study.json"
+    if not study_dir.is_dir() or not path.exists():
+        raise CannotRun(f"nothing to resume at {study_dir} (no study.json there)")
+    try:
+        recorded = read_json(path)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CannotRun(f"{path} is not a study declaration: {error}") from None
+    if not isinstance(recorded, dict) or not {"name", "preset", "seeds", "arms"} <= recorded.keys():
+        raise CannotRun(f"{path} is not a study declaration (it lacks name, preset, seeds or arms)")
+    return recorded
+
+
+def check_study_dir(study_dir: Path, declaration: dict, resume: bool) -> list[str]:
+    """Refuse a run into ``study_dir`` that would overwrite or mix results; returns what a
+    resume adds (new arms, new seeds)."""
+    if study_dir.exists() and not study_dir.is_dir():
+        raise CannotRun(f"{study_dir} is a file, not a study directory")
+    if not resume:
+        if study_dir.exists():
+            raise CannotRun(f"{study_dir} exists; pass --resume to continue it, or choose another --out")
+        return []
+    refusals, additions = resume_differences(recorded_declaration(study_dir), declaration)
+    if refusals:
+        raise CannotRun(f"{study_dir} holds another declaration; resuming would mix results:\n  " + "\n  ".join(refusals))
+    return additions
+
+
+def check_before_writing(configs: dict, study_dir: Path, declaration: dict, args) -> list[str]:
+    """Every check that needs no Ray: the study directory, where results and checkpoints go,
+    and (in-process Ray) whether this machine can place a trial. Returns what a resume adds."""
+    additions = check_study_dir(study_dir, declaration, args.resume)
+    check_writable(study_dir, "--out")
+    if args.storage_path and "://" not in args.storage_path:
+        check_writable(Path(args.storage_path).resolve(), "--storage-path")
+    if not args.address:
+        problem = check_resources(configs, *local_resources())
+        if problem:
+            raise CannotRun(problem)
+    datasets = {repr((c.data, c.pretrain_dataset, c.eval_datasets)): c for c in configs.values()}
+    for config in datasets.values():
+        try:
+            check_given_roots(config.data, (config.pretrain_dataset,) + tuple(config.eval_datasets))
+        except DatasetError as error:
+            raise CannotRun(str(error)) from None
+    return additions
+
+
 def run_study_cli(study: Study, argv=None) -> int:
     args = parse_args(study, argv)
     study = study.for_preset(args.preset)
@@ -46,6 +122,7 @@ def run_study_cli(study: Study, argv=None) -> int:
     try:
         require(args.seeds is None or args.seeds >= 1, "seeds", f"must be >= 1, got {args.seeds}")
         require(args.max_concurrent is None or args.max_concurrent >= 1, "max_concurrent", f"must be >= 1, got {args.max_concurrent}")
+        require(args.connect_timeout > 0, "connect_timeout", f"must be > 0, got {args.connect_timeout}")
         overrides = dict(parse_assignment(text, "set") for text in args.set)
         configs = study.trial_configs(args.preset, seeds, overrides)
     except ConfigError as error:
@@ -55,14 +132,15 @@ def run_study_cli(study: Study, argv=None) -> int:
         print(json.dumps(resolved_configs(configs), indent=1, sort_keys=True, default=str))
         return 0
     study_dir = Path(args.out).resolve() / study.name
-    if study_dir.exists() and not args.resume:
-        print(f"error: {study_dir} exists; pass --resume to continue it, or choose another --out", file=sys.stderr)
+    declaration = study.declaration(args.preset, seeds, overrides,
+                                    {key: entry["config_hash"] for key, entry in resolved_configs(configs).items()})
+    try:
+        additions = check_before_writing(configs, study_dir, declaration, args)
+    except CannotRun as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.resume and (study_dir / "study.json").exists() and read_json(study_dir / "study.json")["preset"] != args.preset:
-        print(f"error: {study_dir} was run with preset {read_json(study_dir / 'study.json')['preset']!r}; resume with that preset", file=sys.stderr)
-        return 2
-    study_dir.mkdir(parents=True, exist_ok=True)
-    write_json(study_dir / "study.json", study.declaration(args.preset, seeds, overrides))
+    if additions:
+        print(f"{study.name}: resuming adds {' and '.join(additions)}")
     from ray_jobs.runner import run_tuner  # Ray is imported only once the configuration is known to be good
 
-    return run_tuner(study, configs, study_dir, args)
+    return run_tuner(study, configs, study_dir, declaration, args)

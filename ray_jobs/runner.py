@@ -11,12 +11,15 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
+from ray_jobs.checkpoints import find_checkpoints
 from ray_jobs.labels import ensure_labels
+from ray_jobs.resources import check_resources, trial_function_resources, trial_resources
 from ray_jobs.session import start_ray
 from ray_jobs.trial import run_trial
+from ssl_core.config import config_hash
 from ssl_core.data.config import DATASET_KEYS, ensure_datasets
 from ssl_core.io import write_json
-from ssl_core.study import Study, summary_path
+from ssl_core.study import Study, completed_summary, summary_path, trial_key
 
 TUNE_DIR = "tune"
 SUMMARY_KEYS = ("arm", "seed", "key", "config_hash", "code_version", "trial_id", "seconds")
@@ -46,44 +49,28 @@ class SummaryWriter(tune.Callback):
 
 
 def write_summary(study_dir: Path, study: Study, result: dict) -> None:
-    if not result or not result.get("done"):
+    """The summary of a trial that ended: ``completed`` (its last report says done), or, for a
+    search sample that ASHA stopped early, ``stopped`` with the metrics it had."""
+    if not result:
+        return
+    if result.get("done"):
+        status = "completed"
+    elif (result.get("config") or {}).get("search"):
+        status, result = "stopped", {**result, **_stopped_identity(result)}
+    else:
         return
     factors = {arm.name: arm.factors for arm in study.arms}[result["arm"]]
     metrics = {k: float(v) for k, v in result.items() if "/" in k and isinstance(v, (int, float)) and not isinstance(v, bool)}
-    summary = {"study": study.name, "status": "completed", "metrics": metrics,
+    summary = {"study": study.name, "status": status, "metrics": metrics,
                "factors": {**factors, **(result.get("searched") or {})}, **{k: result.get(k) for k in SUMMARY_KEYS}}
     write_json(summary_path(study_dir, result["key"]), summary)
 
 
-def trial_resources(configs) -> dict:
-    """Everything one trial occupies: its own CPU plus, for DDP, its TorchTrainer workers."""
-    config = next(iter(configs.values()))
-    resources = config.resources
-    if resources.num_workers == 1:
-        return {"cpu": 1, "gpu": 1 if resources.use_gpu else 0}
-    return {"cpu": 1 + resources.num_workers * resources.cpus_per_worker, "gpu": resources.num_workers if resources.use_gpu else 0}
-
-
-def trial_function_resources(configs) -> dict:
-    """What the Tune trial function itself reserves: a DDP trial's workers reserve their own."""
-    config = next(iter(configs.values()))
-    return trial_resources(configs) if config.resources.num_workers == 1 else {"cpu": 1, "gpu": 0}
-
-
-def check_resources(configs, cpus: float, gpus: float) -> str | None:
-    """A message if ``cpus``/``gpus`` can never place one trial (Ray would wait and retry forever)."""
-    needs = trial_resources(configs)
-    if needs["cpu"] > cpus:
-        return f"resources: a trial needs {needs['cpu']:g} CPUs (1 for the trial + its workers), there are {cpus:g}"
-    if needs["gpu"] > gpus:
-        return f"resources: a trial needs {needs['gpu']} GPUs, there are {gpus:g} (use_gpu without GPUs?)"
-    return None
-
-
-def local_resources() -> tuple[int, int]:
-    import torch
-
-    return os.cpu_count() or 1, torch.cuda.device_count()
+def _stopped_identity(result: dict) -> dict:
+    """What a trial's final report would have said about it, from Tune's own fields."""
+    config = result["config"]
+    return {"arm": config["arm"], "seed": int(config["seed"]), "searched": config["search"],
+            "key": trial_key(config["arm"], int(config["seed"]), result.get("trial_id"))}
 
 
 def prepare_data(configs: dict) -> dict:
@@ -119,77 +106,125 @@ def prepare_labels(configs: dict) -> dict:
     return prepared
 
 
-def run_tuner(study: Study, configs: dict, study_dir: Path, args) -> int:
-    if not args.address:  # known before Ray starts
-        problem = check_resources(configs, *local_resources())
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
-    prepared = prepare_data(configs)
-    start_ray(args.address)
+def pending_trials(configs: dict, study_dir: Path) -> list[tuple[str, int]]:
+    """The (arm, seed) trials of a grid study without a completed summary of the same declared config."""
+    return [(arm, seed) for (arm, seed), config in configs.items()
+            if completed_summary(study_dir, trial_key(arm, seed), config_hash(config)) is None]
+
+
+def resume_points(storage: str, configs: dict, pending) -> dict[str, list[str]]:
+    """Checkpoint URIs (newest first) an earlier run left for each pending trial; warns about
+    recorded checkpoints that have gone and says where each trial continues."""
+    hashes = {trial_key(arm, seed): config_hash(configs[(arm, seed)]) for arm, seed in pending}
+    points = {}
+    for key, found in sorted(find_checkpoints(storage, hashes).items()):
+        if found.missing:
+            where = f"continues from epoch {found.found[0][0]}" if found.found else "starts again from scratch"
+            print(f"warning: {key}: recorded checkpoint(s) gone: {', '.join(found.missing)}; it {where}", file=sys.stderr)
+        if found.found:
+            points[key] = [uri for _, uri in found.found]
+            print(f"{key}: continues after epoch {found.found[0][0]}")
+    return points
+
+
+def run_tuner(study: Study, configs: dict, study_dir: Path, declaration: dict, args) -> int:
+    """Attach to or start Ray, check the cluster can place a trial, record the declaration,
+    then run every trial that has no summary yet (each from its newest checkpoint, if any)."""
+    try:
+        start_ray(args.address, connect_timeout=args.connect_timeout)
+    except ConnectionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         have = ray.cluster_resources()
-        problem = check_resources(prepared, have.get("CPU", 0), have.get("GPU", 0))
+        problem = check_resources(configs, have.get("CPU", 0), have.get("GPU", 0))
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
-        prepared = prepare_labels(prepared)
+        prepared = prepare_labels(prepare_data(configs))
+        write_json(study_dir / "study.json", declaration)  # only once every check has passed
         storage = args.storage_path or str(study_dir)
+        storage = storage if "://" in storage else str(Path(storage).resolve())
+        pending = pending_trials(configs, study_dir) if study.search is None else []
+        if study.search is None:
+            print(f"{study.name}: {len(pending)} of {len(configs)} trials to run")
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, configs=prepared, declared=configs, study_dir=str(study_dir), storage_path=storage),
+            tune.with_parameters(run_trial, configs=prepared, declared=configs, study_dir=str(study_dir), storage_path=storage,
+                                 resume_from=resume_points(storage, configs, pending)),
             trial_function_resources(configs),
         )
-        results = [result for tuner in _tuners(study, configs, study_dir, storage, trainable, args) for result in tuner.fit()]
+        results = [result for tuner in _tuners(study, configs, study_dir, storage, trainable, pending, args)
+                   for result in tuner.fit()]
     finally:
         ray.shutdown()
     for result in results:
         if result.error is None and result.metrics:
             write_summary(study_dir, study, result.metrics)
+    for result in results:
+        if result.error is not None:
+            print(f"trial failed: {result.path}: {type(result.error).__name__}: {result.error}", file=sys.stderr)
+    return _finish(study, study_dir)
+
+
+def _finish(study: Study, study_dir: Path) -> int:
+    """Write the reports and say, from the summaries on disk (as the report does), how many
+    planned trials finished; 1 unless all did."""
     _write_reports(study_dir)
-    failed = [r for r in results if r.error is not None]
-    for result in failed:
-        print(f"trial failed: {result.path}: {type(result.error).__name__}: {result.error}", file=sys.stderr)
-    print(f"{study.name}: {len(results) - len(failed)} of {len(results)} trials completed; results in {study_dir}")
-    return 1 if failed else 0
+    from analysis.results import completion
+
+    finished, planned, unfinished = completion(study_dir)
+    print(f"{study.name}: {finished} of {planned} trials completed; results in {study_dir}")
+    if unfinished:
+        print(f"not completed: {'; '.join(unfinished)}. Run again with --resume to continue them.", file=sys.stderr)
+    return 0 if finished == planned else 1
 
 
-def _tuners(study, configs, study_dir, storage, trainable, args) -> list:
-    """One Tuner over the grid of arms x seeds, or, for an Optuna search, one Tuner per arm."""
+def _tuners(study, configs, study_dir, storage, trainable, pending, args) -> list:
+    """A fresh Tuner over the pending trials of a grid, or, for an Optuna search, one per arm
+    over the samples it still lacks (warm-started with the finished ones)."""
     max_concurrent = args.max_concurrent or max(1, int(ray.cluster_resources().get("CPU", 1) // trial_resources(configs)["cpu"]))
 
     def run(name: str, callbacks: list) -> tune.RunConfig:
         return tune.RunConfig(name=name, storage_path=storage, failure_config=tune.FailureConfig(max_failures=args.max_failures),
                               callbacks=callbacks, verbose=0 if args.quiet else 1)
 
-    arms = [arm.name for arm in study.arms]
-    seeds = sorted({seed for _, seed in configs})
     if study.search is None:
-        return [_restored_or(f"{storage.rstrip('/')}/{TUNE_DIR}", trainable, args) or tune.Tuner(
-            trainable, param_space={"arm": tune.grid_search(arms), "seed": tune.grid_search(seeds)},
-            tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
-            run_config=run(TUNE_DIR, [SummaryWriter(study_dir, study)]))]
+        if not pending:
+            return []
+        space = {"trial": tune.grid_search([{"arm": arm, "seed": seed} for arm, seed in pending])}
+        return [tune.Tuner(trainable, param_space=space, tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent),
+                           run_config=run(TUNE_DIR, [SummaryWriter(study_dir, study)]))]
     # The objective arrives only with a trial's last report, so Tune's check that every
     # result carries the search metric must be off for searches.
     os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     search = study.search
     space = {path: getattr(tune, kind)(low, high) for path, (kind, low, high) in search.params.items()}
+    seed = sorted({seed for _, seed in configs})[0]
     tuners = []
-    for arm in arms:
-        name = f"{TUNE_DIR}_{arm}"
+    for arm in (arm.name for arm in study.arms):
+        finished = finished_samples(study_dir, study.name, arm)
+        remaining = search.num_samples - len(finished)
+        if remaining <= 0:
+            continue
+        done = [s for s in finished if search.metric in s.get("metrics", {})]
+        optuna = FinalMetricOptunaSearch(
+            metric=search.metric, mode=search.mode, seed=seed + len(finished),
+            points_to_evaluate=[{"search": {p: s["factors"][p] for p in search.params}} for s in done] or None,
+            evaluated_rewards=[s["metrics"][search.metric] for s in done] or None)
         scheduler = ASHAScheduler(metric=search.asha_metric, mode=search.asha_mode, grace_period=search.grace_period) if search.asha else None
-        tuners.append(_restored_or(f"{storage.rstrip('/')}/{name}", trainable, args) or tune.Tuner(
-            trainable, param_space={"arm": arm, "seed": seeds[0], "search": space},
-            tune_config=tune.TuneConfig(search_alg=FinalMetricOptunaSearch(metric=search.metric, mode=search.mode, seed=seeds[0]),
-                                        scheduler=scheduler, num_samples=search.num_samples, max_concurrent_trials=max_concurrent),
-            run_config=run(name, [SummaryWriter(study_dir, study)])))
+        tuners.append(tune.Tuner(
+            trainable, param_space={"arm": arm, "seed": seed, "search": space},
+            tune_config=tune.TuneConfig(search_alg=optuna, scheduler=scheduler, num_samples=remaining,
+                                        max_concurrent_trials=max_concurrent),
+            run_config=run(f"{TUNE_DIR}_{arm}", [SummaryWriter(study_dir, study)])))
     return tuners
 
 
-def _restored_or(path: str, trainable, args):
-    """The restored Tuner at ``path`` when resuming and it can be restored, else None."""
-    if args.resume and tune.Tuner.can_restore(path):
-        return tune.Tuner.restore(path, trainable, resume_errored=True)
-    return None
+def finished_samples(study_dir: Path, study_name: str, arm: str) -> list[dict]:
+    """The summaries of an arm's search samples that finished (completed, or stopped by ASHA)."""
+    from analysis.results import FINISHED_IN_SEARCH, load_summaries
+
+    return [s for s in load_summaries(study_dir, study_name) if s["arm"] == arm and s.get("status") in FINISHED_IN_SEARCH]
 
 
 def _write_reports(study_dir: Path) -> None:

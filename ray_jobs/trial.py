@@ -19,6 +19,7 @@ import ray
 import torch
 from ray import tune
 
+from ray_jobs.checkpoints import META_FILE, STATE_FILE
 from ssl_core.config import config_hash, to_dict
 from ssl_core import experiment
 from ssl_core.experiment import TrialConfig, build_trial_method, load_trial_data, pretrain_here, pretrain_trial, with_factors
@@ -26,7 +27,6 @@ from ssl_core.io import write_json
 from ssl_core.pretrain import selected_weights
 from ssl_core.study import completed_summary, trial_key
 
-STATE_FILE = "state.pt"
 FAIL_ONCE_ENV = "SSL_ABLATE_FAIL_ONCE"  # "<epoch>:<marker path>": raise once at that epoch (tests)
 
 
@@ -46,13 +46,29 @@ def _load_state(checkpoint) -> dict | None:
         return torch.load(Path(directory) / STATE_FILE, map_location="cpu", weights_only=True)
 
 
-def _report_with_state(report, metrics: dict, state: dict | None) -> None:
+def _report_with_state(report, metrics: dict, state: dict | None, identity: dict | None = None) -> None:
+    """Report ``metrics``, with ``state`` as a checkpoint whose ``meta.json`` names its epoch
+    and, given ``identity``, its trial (key and config hash: what a later run resumes by)."""
     if state is None:
         report(metrics)
         return
     with tempfile.TemporaryDirectory() as directory:
         torch.save(state, Path(directory) / STATE_FILE)
+        meta = {"epoch": int(state["epoch"]), **{k: identity[k] for k in ("key", "config_hash") if identity}}
+        write_json(Path(directory) / META_FILE, meta)
         report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+
+def _resume_state(candidates: list[str]) -> tuple[dict | None, str | None, list[str]]:
+    """The state of the newest loadable checkpoint among ``candidates`` (URIs, newest first),
+    its URI, and the candidates that could not be loaded (a checkpoint cut off by a kill)."""
+    unreadable = []
+    for uri in candidates:
+        try:
+            return _load_state(tune.Checkpoint(uri)), uri, unreadable
+        except Exception as error:  # noqa: BLE001 - any failure to read means: try the next older one
+            unreadable.append(f"{uri} ({type(error).__name__}: {error})")
+    return None, None, unreadable
 
 
 def _maybe_inject_failure(epoch: int) -> None:
@@ -65,11 +81,11 @@ def _maybe_inject_failure(epoch: int) -> None:
         raise RuntimeError(f"injected failure at epoch {epoch} ({FAIL_ONCE_ENV})")
 
 
-def _epoch_reporter(report, is_rank_zero: bool = True):
+def _epoch_reporter(report, is_rank_zero: bool = True, identity: dict | None = None):
     """Report each epoch's metrics (rank 0 with the state, and the metrics, as checkpoint)."""
 
     def on_epoch_end(metrics: dict, state: dict) -> None:
-        _report_with_state(report, metrics, {**state, "metrics": metrics} if is_rank_zero else None)
+        _report_with_state(report, metrics, {**state, "metrics": metrics} if is_rank_zero else None, identity)
         _maybe_inject_failure(int(metrics["epoch"]))
 
     return on_epoch_end
@@ -119,11 +135,15 @@ def _pretrainer(config: TrialConfig, name: str, storage_path: str):
     return lambda config, pretrain_data, state, on_epoch_end, device: pretrain_with_torch_trainer(config, name, storage_path)
 
 
-def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str) -> None:
+def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str,
+              resume_from: dict | None = None) -> None:
     """Tune function trainable. ``configs[(arm, seed)]`` is the validated TrialConfig, ready to
     run (absolute paths, label stores); ``declared[(arm, seed)]`` the config as declared, whose
-    hash identifies the trial wherever the study directory or the checkout is."""
-    arm, seed = tune_config["arm"], int(tune_config["seed"])
+    hash identifies the trial wherever the study directory or the checkout is;
+    ``resume_from[key]`` the checkpoints an earlier run left (URIs, newest first), used when
+    Tune has none of its own for this trial."""
+    spec = tune_config.get("trial", tune_config)
+    arm, seed = spec["arm"], int(spec["seed"])
     searched = tune_config.get("search", {})
     config: TrialConfig = with_factors(configs[(arm, seed)], searched).validate()
     context = tune.get_context()
@@ -138,11 +158,14 @@ def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, 
     if finished is not None:  # completed before an interruption Tune had not yet recorded: do not run it again
         tune.report({**finished["metrics"], **identity, "done": True, "seconds": finished.get("seconds", 0.0)})
         return
-    state = _load_state(tune.get_checkpoint())
+    state, resumed_from, unreadable = _load_state(tune.get_checkpoint()), None, []
+    if state is None and (resume_from or {}).get(key):
+        state, resumed_from, unreadable = _resume_state(resume_from[key])
     _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
+                             "resumed_from": resumed_from, "unreadable_checkpoints": unreadable,
                              "node_id": ray.get_runtime_context().get_node_id()})
     started = time.perf_counter()
-    outcome = experiment.run_trial(config, state=state, on_epoch_end=_epoch_reporter(tune.report),
+    outcome = experiment.run_trial(config, state=state, on_epoch_end=_epoch_reporter(tune.report, identity=identity),
                                    backbone_dir=trial_dir / "backbone", backbone_extra=identity,
                                    pretrainer=_pretrainer(config, f"train_{arm}_seed{seed}", storage_path))
     tune.report({**outcome.metrics, **identity, "done": True, "seconds": time.perf_counter() - started})

@@ -27,12 +27,20 @@ def save_backbone(directory: str | Path, backbone, config: BackboneConfig, extra
     return directory
 
 
+def check_checkpoint(directory: str | Path) -> None:
+    """FileNotFoundError (one line) unless ``directory`` holds a saved backbone."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"checkpoint {directory}: not a directory")
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (directory / name).is_file():
+            raise FileNotFoundError(f"checkpoint {directory}: not a backbone checkpoint ({name} missing)")
+
+
 def load_backbone(directory: str | Path, map_location="cpu"):
     """Rebuild the backbone saved in ``directory`` and load its weights."""
     directory = Path(directory)
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        if not (directory / name).is_file():
-            raise FileNotFoundError(f"{directory}: not a backbone checkpoint ({name} missing)")
+    check_checkpoint(directory)
     config = from_dict(BackboneConfig, read_json(directory / CONFIG_FILE)["backbone"], prefix="backbone.")
     backbone = config.build()
     backbone.load_state_dict(torch.load(directory / WEIGHTS_FILE, map_location=map_location, weights_only=True))

@@ -76,6 +76,19 @@ def require_choice(value: Any, field: str, choices) -> Any:
     return value
 
 
+def require_type(value: Any, hint: Any, field: str) -> None:
+    """ConfigError naming ``field`` unless ``value`` fits a field annotated ``hint`` (int, float,
+    bool and str are checked; an int fits float; other annotations are left to validate())."""
+    if hint is bool:
+        require_bool(value, field)
+    elif hint is int:
+        require(is_int(value), field, f"must be an integer, got {value!r}")
+    elif hint is float:
+        require(is_number(value), field, f"must be a number, got {value!r}")
+    elif hint is str:
+        require(isinstance(value, str), field, f"must be a string, got {value!r}")
+
+
 def parse_assignment(text: str, field: str = "set") -> tuple[str, Any]:
     """``"pretrain.epochs=4"`` -> ``("pretrain.epochs", 4)``: the value parsed as JSON when it
     parses (numbers, true/false, null, lists, quoted strings), else kept as the string."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +20,7 @@ from torch import nn
 
 from ssl_core.backbones import BackboneConfig
 from ssl_core.checkpoint import save_backbone
-from ssl_core.config import ConfigError, require
+from ssl_core.config import ConfigError, require, require_type
 from ssl_core.data.config import DATASET_KEYS, ClipConfig, DataConfig
 from ssl_core.data.dataset import VideoCollection
 from ssl_core.eval.downstream import load_datasets
@@ -112,6 +113,7 @@ def _set_path(config: Any, parts: list[str], value: Any, full_path: str) -> Any:
     if len(parts) == 1:
         if isinstance(getattr(config, head), tuple) and isinstance(value, list):
             value = tuple(value)
+        require_type(value, typing.get_type_hints(type(config))[head], full_path)
         return dataclasses.replace(config, **{head: value})
     return dataclasses.replace(config, **{head: _set_path(getattr(config, head), parts[1:], value, full_path)})
 

@@ -157,14 +157,60 @@ class Study:
             self.search.validate(next(iter(configs.values())))
         return configs
 
-    def declaration(self, preset: str, seeds, overrides: dict[str, Any] | None = None) -> dict:
-        """What ``study.json`` records: the study as declared and how it was run."""
+    def declaration(self, preset: str, seeds, overrides: dict[str, Any] | None = None,
+                    trial_hashes: dict[str, str] | None = None) -> dict:
+        """What ``study.json`` records: the study as declared and how it was run, with the
+        config hash of every planned trial (``trial_hashes``, key -> hash) when given."""
         return {"name": self.name, "title": self.title, "table": self.table, "preset": preset, "seeds": list(seeds),
                 "set": dict(overrides or {}), "notes": list(self.notes),
                 "baseline_arm": self.baseline_arm, "figure": self.figure,
                 "arms": [{"name": a.name, "factors": a.factors, "paper": a.paper} for a in self.arms],
                 "metrics": [{"name": m.name, "paper": m.paper} for m in self.metrics],
-                "search": None if self.search is None else dataclasses.asdict(self.search)}
+                "search": None if self.search is None else dataclasses.asdict(self.search),
+                "trials": dict(trial_hashes or {})}
+
+
+# What decides which trials a study runs and what they compute; the rest of a declaration
+# (title, notes, metrics, figure, paper filters) only shapes the report.
+RUN_FIELDS = ("name", "preset", "set", "search")
+
+
+def _json_form(value: Any) -> Any:
+    """``value`` as it reads back from study.json (tuples become lists)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def resume_differences(recorded: dict, current: dict) -> tuple[list[str], list[str]]:
+    """Compare the declaration a study directory records with the one a resume asks for.
+
+    Returns ``(refusals, additions)``: what makes resuming mix results (another study, preset,
+    ``--set``, search, an arm whose factors changed, a dropped arm or seed, a trial whose
+    config hash changed), and what a resume may add (new seeds, new arms), each as a line
+    that names the field."""
+    refusals, additions = [], []
+    for name in RUN_FIELDS:
+        if _json_form(recorded.get(name)) != _json_form(current.get(name)):
+            refusals.append(f"{name}: the study has {_json_form(recorded.get(name))!r}, this run {_json_form(current.get(name))!r}")
+    old_arms = {arm["name"]: arm.get("factors") for arm in recorded.get("arms", [])}
+    new_arms = {arm["name"]: arm.get("factors") for arm in current.get("arms", [])}
+    for arm, factors in old_arms.items():
+        if arm not in new_arms:
+            refusals.append(f"arms[{arm}]: in the study, not in this run")
+        elif _json_form(factors) != _json_form(new_arms[arm]):
+            refusals.append(f"arms[{arm}].factors: the study has {_json_form(factors)}, this run {_json_form(new_arms[arm])}")
+    old_seeds, new_seeds = list(recorded.get("seeds", [])), list(current.get("seeds", []))
+    if dropped := [seed for seed in old_seeds if seed not in new_seeds]:
+        refusals.append(f"seeds: the study has {old_seeds}, this run {new_seeds} (drops {dropped}; pass --seeds {len(old_seeds)})")
+    old_hashes, new_hashes = recorded.get("trials") or {}, current.get("trials") or {}
+    for key in sorted(old_hashes.keys() & new_hashes.keys()):
+        if old_hashes[key] != new_hashes[key]:
+            refusals.append(f"trials[{key}]: its config changed since the study ran (hash {old_hashes[key]} -> "
+                            f"{new_hashes[key]}; a preset or a default in the code differs)")
+    if added := [arm for arm in new_arms if arm not in old_arms]:
+        additions.append(f"arms {added}")
+    if added := [seed for seed in new_seeds if seed not in old_seeds]:
+        additions.append(f"seeds {added}")
+    return refusals, additions
 
 
 def trial_key(arm: str, seed: int, search_trial_id: str | None = None) -> str:

@@ -259,3 +259,45 @@ def test_workers_join_the_head(config):
     start = [c for c in config["worker_start_ray_commands"] if "ray start" in c]
     assert len(start) == 1 and "--address=$RAY_HEAD_IP:6379" in start[0]
     assert "--head" not in start[0]
+
+
+# --- the on-premise config and token authentication ------------------------------------
+
+LOCAL_YAML = ROOT / "cluster.local.yaml"
+
+
+@pytest.fixture(scope="module")
+def local_config():
+    with open(LOCAL_YAML) as f:
+        return yaml.safe_load(f)
+
+
+def test_local_yaml_matches_ray_schema_and_ray_up_validation(local_config, schema):
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    _validate(local_config, schema)
+    assert local_config["provider"]["type"] == "local"
+    assert local_config["provider"]["head_ip"] and isinstance(local_config["provider"]["worker_ips"], list)
+    merged = prepare_config(copy.deepcopy(local_config))
+    validate_config(merged)
+    for key in ("setup_commands", "head_start_ray_commands", "worker_start_ray_commands", "file_mounts"):
+        assert merged[key] == local_config[key], key
+
+
+@pytest.mark.parametrize("path", [CLUSTER_YAML, LOCAL_YAML], ids=["aws", "local"])
+def test_every_node_starts_ray_with_token_authentication(path):
+    """RAY_AUTH_MODE=token on every `ray start`, and for every later command (~/.bashrc); the
+    token is copied from outside the repository and kept private on the node."""
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    starts = [c for key in ("head_start_ray_commands", "worker_start_ray_commands") for c in cfg[key] if "ray start" in c]
+    assert len(starts) == 2 and all("RAY_AUTH_MODE=token ray start" in c for c in starts), starts
+    assert cfg["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"
+    assert any("export RAY_AUTH_MODE=token" in c for c in cfg["setup_commands"])
+    assert "chmod 600 ~/.ray/auth_token" in cfg["setup_commands"]
+    assert DASHBOARD_LOCAL.search(next(c for c in starts if "--head" in c))
+
+
+def test_no_token_is_committed():
+    tracked = [p for p in ROOT.rglob("*") if ".git" not in p.parts and ".venv" not in p.parts]
+    assert not [p for p in tracked if p.name == "auth_token"]

@@ -288,3 +288,21 @@ def test_cli_bad_config_exits_2_naming_the_field(dataset, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         labels.main(["--dataset", str(tmp_path / "missing"), "--out", str(tmp_path)])
     assert exit_info.value.code == 2
+
+
+def test_another_dataset_of_the_same_name_gets_its_own_flow(dataset, reference, tmp_path):
+    """Two datasets whose folders have the same name (here: a copy with one video rewritten
+    with another's frames) never share a store: the second computes its own flow."""
+    other = tmp_path / "elsewhere" / dataset.name
+    shutil.copytree(dataset, other)
+    rewritten, source = sorted(p for p in (other / "hmdb51_org").rglob("*.avi") if "Corrupt" not in p.name)[:2]
+    rewritten.write_bytes(source.read_bytes())
+    logs = []
+    store = labels.ensure_labels(other, reference.parent, CONFIG, num_cpus=1, log=logs.append)
+    assert store != reference and "(0 written now)" not in logs[-1]
+    ours, theirs = FlowStore.open(store), FlowStore.open(reference)
+    rewritten_id, source_id = (f"{p.parent.name}/{p.stem}" for p in (rewritten, source))
+    np.testing.assert_array_equal(ours.quantised(rewritten_id)[0], theirs.quantised(source_id)[0])
+    assert not np.array_equal(ours.quantised(rewritten_id)[0], theirs.quantised(rewritten_id)[0])
+    # and the first dataset's store is still the one reused for it
+    assert labels.ensure_labels(dataset, reference.parent, CONFIG, num_cpus=1, log=lambda _: None) == reference

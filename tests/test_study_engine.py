@@ -104,26 +104,34 @@ def test_a_trial_that_fails_at_epoch_2_resumes_from_its_checkpoint(data_dir, tmp
     assert (tmp_path / "failed-once").exists() and set(summaries(tmp_path / "out/tiny")) == {("rotation", 0)}
 
 
-def test_killed_study_resumes_without_rerunning_completed_trials(data_dir, tmp_path):
-    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "4", "--preset", "smoke",
-               "--out", str(tmp_path), "--max-concurrent", "1", "--quiet"]
-    study_dir = tmp_path / "tiny"
-    process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def test_killed_and_moved_study_resumes_in_its_new_place_without_rerunning_completed_trials(data_dir, tmp_path):
+    """Killed (SIGKILL to the process group) once a trial completed, moved, resumed at the new
+    path: every trial completes there, the old path is not recreated, the completed trials do
+    not run again, and a trial that had checkpoints continues from the moved ones."""
+    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "4", "--preset", "smoke", "--max-concurrent", "1", "--quiet"]
+    old_dir, new_dir = tmp_path / "old/tiny", tmp_path / "new/tiny"
+    process = subprocess.Popen(command + ["--out", str(tmp_path / "old")], start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while time.time() < deadline and len(list(study_dir.glob("trials/*/trial_summary.json"))) < 1:
+    while time.time() < deadline and not list(old_dir.glob("tune/*/checkpoint_*/meta.json")):
         time.sleep(0.5)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    done_before = set(summaries(study_dir))
+    done_before = set(summaries(old_dir))
     assert done_before, "no trial completed before the kill"
-    result = subprocess.run(command + ["--resume"], capture_output=True, text=True, timeout=400)
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    result = subprocess.run(command + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert len(summaries(study_dir)) == 4
+    assert "tiny: 4 of 4 trials completed" in result.stdout
+    assert not (tmp_path / "old").exists()
+    assert len(summaries(new_dir)) == 4 and "Trials completed: 4 of 4" in (new_dir / "report.md").read_text()
     starts = {}
-    for run in attempts(study_dir):
-        starts.setdefault((run["arm"], run["seed"]), []).append(run["start_epoch"])
+    for run in attempts(new_dir):
+        starts.setdefault((run["arm"], run["seed"]), []).append(run)
     for key in done_before:
         assert len(starts[key]) == 1, f"completed trial {key} ran again: {starts[key]}"
+    resumed = [run for runs in starts.values() for run in runs if run.get("resumed_from")]
+    assert resumed and all(run["resumed_from"].startswith(str(new_dir)) and run["start_epoch"] >= 1 for run in resumed)
 
 
 def test_a_moved_study_resumed_from_another_checkout_reruns_nothing(tmp_path, monkeypatch):
@@ -201,7 +209,7 @@ def test_multi_worker_trial_runs_ddp_through_torch_trainer(data_dir, tmp_path):
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--seeds", "1", "--quiet"]) == 0
     summary = summaries(tmp_path / "tiny")[("rotation_ddp", 0)]
     assert {"pretext/acc", "pretext/loss", "knn/ucf/top1", "pretext/selected_epoch"} <= set(summary["metrics"])
-    checkpoints = sorted((tmp_path / "tiny").glob("train_rotation_ddp_seed0/checkpoint_*"))  # TorchTrainer's own run dir
+    checkpoints = sorted(p for p in (tmp_path / "tiny").glob("train_rotation_ddp_seed0/checkpoint_*") if p.is_dir())  # TorchTrainer's run dir
     assert checkpoints
     state = torch.load(checkpoints[-1] / "state.pt", weights_only=True)
     assert state["best"]["epoch"] == summary["metrics"]["pretext/selected_epoch"]

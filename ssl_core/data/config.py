@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ssl_core.config import require, to_dict
 from ssl_core.data.clips import clip_span
+from ssl_core.data.splits import read_split
 from ssl_core.data.synth import dataset_path, ensure_dataset
 
 DATASET_KEYS = ("ucf", "hmdb")
@@ -83,8 +84,38 @@ class DataConfig:
         return Path(given) if given is not None else dataset_path(self.data_dir, key, **to_dict(self.synth))
 
 
+class DatasetError(ValueError):
+    """A dataset root that cannot give a split to train or evaluate on (a one-line reason)."""
+
+
+def check_dataset_root(root: str | Path, split: int, key: str = "dataset") -> None:
+    """DatasetError unless ``root`` is a UCF101 or HMDB51 root whose split ``split`` lists, in
+    both train and test, at least one video that exists (bad videos among them are skipped
+    and listed later, when decoded)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{key} root {root}: not a directory")
+    for subset in ("train", "test"):
+        try:
+            entries = read_split(root, split, subset).entries
+        except (OSError, ValueError) as error:
+            raise DatasetError(f"{key} root {root}: {error}") from None
+        if not any(entry.path.exists() for entry in entries):
+            raise DatasetError(f"{key} root {root}: split {split} {subset} lists {len(entries)} videos and none of them "
+                               f"exists (first expected: {entries[0].path if entries else 'none listed'})")
+
+
+def check_given_roots(data: DataConfig, keys) -> None:
+    """:func:`check_dataset_root` for every dataset in ``keys`` the user gave a root for."""
+    for key in dict.fromkeys(keys):
+        if (given := data.given_root(key)) is not None:
+            check_dataset_root(given, data.split, key)
+
+
 def ensure_datasets(data: DataConfig, keys) -> dict[str, Path]:
-    """``{key: root}`` for every dataset in ``keys``, generating the embedded ones that are missing."""
+    """``{key: root}`` for every dataset in ``keys``, generating the embedded ones that are
+    missing; DatasetError for a given root without usable videos."""
+    check_given_roots(data, keys)
     roots = {}
     for key in keys:
         given = data.given_root(key)

@@ -43,6 +43,12 @@ class MissingVideoError(VideoReadError):
     kind = "missing"
 
 
+class FrameGapError(VideoReadError):
+    """A frame folder whose numbered frames skip a number (it would load as a video with a jump in time)."""
+
+    kind = "gap"
+
+
 def read_video(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """Decode every frame of ``path`` (a video file or a frame folder).
 
@@ -90,9 +96,29 @@ def list_frame_files(folder: Path) -> list[Path]:
     return sorted(files, key=lambda p: _natural_key(p.name))
 
 
+FRAME_NUMBER = re.compile(r"^(.*?)(\d+)$")
+
+
+def first_missing_frame(files: list[Path]) -> str | None:
+    """The name (stem) of the first frame missing from a run of numbered frames
+    (``img_00001`` ... ``img_00012`` without ``img_00010`` gives ``img_00010``), else None.
+    Folders whose frames are not all ``<prefix><number>`` are not checked."""
+    matches = [FRAME_NUMBER.match(path.stem) for path in files]
+    if not matches or any(match is None for match in matches) or len({m.group(1) for m in matches}) != 1:
+        return None
+    for previous, match in zip(matches, matches[1:]):
+        expected = int(previous.group(2)) + 1
+        if int(match.group(2)) != expected:
+            return f"{match.group(1)}{str(expected).zfill(len(previous.group(2)))}"
+    return None
+
+
 def _read_frame_folder(folder: Path, size: tuple[int, int] | None) -> list[np.ndarray]:
+    files = list_frame_files(folder)
+    if (missing := first_missing_frame(files)) is not None:
+        raise FrameGapError(folder, f"gap: {missing} missing")
     frames = []
-    for frame_path in list_frame_files(folder):
+    for frame_path in files:
         bgr = cv2.imread(str(frame_path), cv2.IMREAD_COLOR)
         if bgr is None:
             raise VideoOpenError(folder, f"frame {frame_path.name} cannot be decoded")

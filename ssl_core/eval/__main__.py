@@ -13,7 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ssl_core.backbones import BackboneConfig
+from ssl_core.checkpoint import check_checkpoint
 from ssl_core.config import ConfigError
+from ssl_core.data.config import DatasetError, check_given_roots
 from ssl_core.eval.downstream import PRESETS, preset, run_downstream
 from ssl_core.eval.protocols import PROTOCOLS
 
@@ -37,7 +39,7 @@ def parse_args(argv=None):
 
 def build_config(args):
     config = preset(args.preset)
-    backbone = BackboneConfig(args.backbone or config.backbone.name, args.width or config.backbone.width)
+    backbone = BackboneConfig(args.backbone or config.backbone.name, config.backbone.width if args.width is None else args.width)
     data = config.data
     for field_name in ("data_dir", "ucf_root", "hmdb_root", "split"):
         value = getattr(args, field_name)
@@ -61,6 +63,13 @@ def main(argv=None) -> int:
     out = Path(args.out)
     if (out / "metrics.json").exists() and not args.force:
         print(f"error: {out / 'metrics.json'} exists; choose another --out or pass --force", file=sys.stderr)
+        return 2
+    try:
+        if config.checkpoint:
+            check_checkpoint(config.checkpoint)
+        check_given_roots(config.data, config.datasets)
+    except (DatasetError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     metrics = run_downstream(config, out)
     width = max(len(name) for name in metrics)

@@ -161,14 +161,37 @@ def plan_shards(entries: Sequence[VideoEntry], shard_size: int) -> list[Shard]:
     return [Shard(i, tuple(entries[start:start + shard_size])) for i, start in enumerate(range(0, len(entries), shard_size))]
 
 
+def _file_stamp(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def video_fingerprint(entry: VideoEntry) -> str:
+    """What identifies one video's content without reading it: the size and modification time
+    of its file, or of every file of its frame folder ("missing" if it is not there)."""
+    try:
+        if entry.path.is_dir():
+            return ",".join(f"{f.name}={_file_stamp(f)}" for f in sorted(entry.path.iterdir()))
+        return _file_stamp(entry.path)
+    except OSError:
+        return "missing"
+
+
 def videos_hash(entries: Sequence[VideoEntry]) -> str:
-    text = "\n".join(f"{entry.video_id}\t{entry.path}" for entry in entries)
+    """Fingerprint of a video list: each video's id, its path relative to its dataset root
+    (the part after the class folder's parent) and :func:`video_fingerprint`. Two datasets
+    with the same folder name but other files, or a video rewritten in place, differ."""
+    text = "\n".join(f"{entry.video_id}\t{Path(*entry.path.parts[-2:])}\t{video_fingerprint(entry)}" for entry in entries)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def store_path(out_dir: str | Path, dataset_dir: str | Path, config: LabelPipelineConfig) -> Path:
-    """``out_dir/<dataset folder name>-<key[:12]>``."""
-    return Path(out_dir) / f"{Path(dataset_dir).resolve().name}-{config.key()[:12]}"
+    """``out_dir/<dataset folder name>-<hash[:12]>``, the hash over the config's key and the
+    fingerprint of the dataset's video list (:func:`videos_hash`): another dataset of the same
+    name, or changed videos, get their own store."""
+    fingerprint = videos_hash(list_videos(dataset_dir, config.split))
+    digest = hashlib.sha256(f"{config.key()}\n{fingerprint}".encode()).hexdigest()
+    return Path(out_dir) / f"{Path(dataset_dir).resolve().name}-{digest[:12]}"
 
 
 def shard_name(index: int) -> str:
@@ -307,7 +330,7 @@ def write_shard(store_dir: str | Path, shard: Shard, config: LabelPipelineConfig
     write_parquet(flow_table(rows), flow_path)
     write_parquet(clips_table(rows), clips_path)
     status = {"index": shard.index, "key": config.key(), "video_ids": shard.video_ids,
-              "ok": [video.video_id for video in rows], "failed": failed}
+              "videos_hash": videos_hash(shard.entries), "ok": [video.video_id for video in rows], "failed": failed}
     write_json(status_path, status)
     return status
 
@@ -321,12 +344,12 @@ def read_status(store_dir: Path, index: int) -> dict[str, Any] | None:
 
 
 def shard_done(store_dir: str | Path, shard: Shard, config: LabelPipelineConfig) -> bool:
-    """Both Parquet files and a status for this key and these videos exist."""
+    """Both Parquet files and a status for this key and these videos (ids and fingerprints) exist."""
     store_dir = Path(store_dir)
     flow_path, clips_path, _ = shard_files(store_dir, shard.index)
     status = read_status(store_dir, shard.index)
     return (status is not None and status.get("key") == config.key() and status.get("video_ids") == shard.video_ids
-            and flow_path.is_file() and clips_path.is_file())
+            and status.get("videos_hash") == videos_hash(shard.entries) and flow_path.is_file() and clips_path.is_file())
 
 
 def pending_shards(store_dir: str | Path, shards: Sequence[Shard], config: LabelPipelineConfig) -> list[Shard]:

@@ -1,0 +1,172 @@
+"""Resume that never lies (issue 13): a resume runs exactly the trials a study lacks, refuses to
+mix declarations, survives lost checkpoints and garbage Tune state, and a run that cannot
+start writes nothing."""
+import json
+import time
+from pathlib import Path
+
+import pytest
+import ray
+
+from ray_jobs.cli import run_study_cli
+from ssl_core.study import Arm
+from tiny_study import tiny_study
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("data"))
+
+
+def attempts(study_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (study_dir / "attempts.jsonl").read_text().splitlines()]
+
+
+def recorded(study, tmp_path, seeds=(0, 1), overrides=None) -> Path:
+    """A study directory holding only the declaration of ``study`` at smoke (as a run writes it)."""
+    from ray_jobs.cli import resolved_configs
+
+    configs = study.trial_configs("smoke", seeds, overrides)
+    hashes = {key: entry["config_hash"] for key, entry in resolved_configs(configs).items()}
+    study_dir = tmp_path / study.name
+    study_dir.mkdir(parents=True)
+    (study_dir / "study.json").write_text(json.dumps(study.declaration("smoke", seeds, overrides, hashes)))
+    return study_dir
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+def refused(study, out: Path, capsys, *extra) -> str:
+    """Run ``study`` at smoke with ``--resume``; assert exit 2 with no Ray and nothing changed; the error text."""
+    before = snapshot(out) if out.exists() else None
+    code = run_study_cli(study, ["--preset", "smoke", "--out", str(out), "--quiet", "--resume", *extra])
+    error = capsys.readouterr().err
+    assert code == 2, error
+    assert not ray.is_initialized()
+    assert (snapshot(out) if out.exists() else None) == before
+    return error
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty", "other files"])
+def test_resume_where_there_is_no_study_says_so_and_creates_nothing(tmp_path, capsys, layout):
+    study = tiny_study(str(tmp_path / "data"))
+    if layout != "missing":
+        (tmp_path / "tiny").mkdir()
+    if layout == "other files":
+        (tmp_path / "tiny/notes.txt").write_text("mine\n")
+    error = refused(study, tmp_path, capsys)
+    assert f"nothing to resume at {tmp_path / 'tiny'}" in error and "Traceback" not in error
+    assert (tmp_path / "tiny").exists() == (layout != "missing")
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("file", "is a file, not a study directory"),
+    ("garbage json", "study.json is not a study declaration"),
+    ("json list", "study.json is not a study declaration"),
+])
+def test_a_damaged_study_path_gives_a_one_line_error(tmp_path, capsys, damage, message):
+    study = tiny_study(str(tmp_path / "data"))
+    if damage == "file":
+        (tmp_path / "tiny").write_text("not a directory\n")
+    else:
+        (tmp_path / "tiny").mkdir()
+        (tmp_path / "tiny/study.json").write_text("{not json" if damage == "garbage json" else "[1, 2]")
+    error = refused(study, tmp_path, capsys)
+    assert message in error and len(error.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("change, extra, field", [
+    ("fewer seeds", ["--seeds", "1"], "seeds: the study has [0, 1], this run [0]"),
+    ("another --set", ["--set", "eval.clips_per_video=2"], "set: the study has {}"),
+    ("another preset value", [], "trials[rotation__seed0]: its config changed"),
+    ("changed arm", [], "arms[rotation].factors"),
+    ("dropped arm", [], "arms[rotation]: in the study, not in this run"),
+    ("another study", [], "name: the study has 'other'"),
+])
+def test_resume_with_another_declaration_is_refused_naming_what_differs(tmp_path, capsys, change, extra, field):
+    data = str(tmp_path / "data")
+    study = tiny_study(data)
+    study_dir = recorded(study, tmp_path)
+    if change == "another preset value":
+        study = tiny_study(data, epochs=4)
+    elif change == "changed arm":
+        study = tiny_study(data, arms=(Arm("scratch", {"method.name": "scratch"}),
+                                       Arm("rotation", {"method.name": "rotation", "pretrain.lr": 0.5})))
+    elif change == "dropped arm":
+        study = tiny_study(data, arms=(Arm("scratch", {"method.name": "scratch"}),))
+    elif change == "another study":
+        declaration = json.loads((study_dir / "study.json").read_text())
+        (study_dir / "study.json").write_text(json.dumps({**declaration, "name": "other"}))
+    error = refused(study, tmp_path, capsys, *extra)
+    assert field in error and "resuming would mix results" in error
+
+
+def test_added_seeds_and_arms_are_additions_not_refusals(tmp_path):
+    from ssl_core.study import resume_differences
+
+    study = tiny_study(str(tmp_path / "data"))
+    old = study.declaration("smoke", (0, 1), trial_hashes={"scratch__seed0": "a"})
+    grown = tiny_study(str(tmp_path / "data"), arms=study.arms + (Arm("rotation_fast", {"method.name": "rotation", "pretrain.lr": 0.5}),))
+    new = grown.declaration("smoke", (0, 1, 2), trial_hashes={"scratch__seed0": "a", "scratch__seed2": "b"})
+    assert resume_differences(old, new) == ([], ["arms ['rotation_fast']", "seeds [2]"])
+    assert resume_differences(old, old) == ([], [])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--set", "resources.use_gpu=true"], "a trial needs 1 GPUs, there are 0"),
+    (["--storage-path", "/proc/ssl-ablate/x"], "--storage-path /proc/ssl-ablate/x cannot be created"),
+    (["--out", "/proc/ssl-ablate"], "--out /proc/ssl-ablate/tiny cannot be created"),
+    (["--set", "pretrain.epochs=three"], "set[pretrain.epochs]: must be an integer, got 'three'"),
+    (["--address", "127.0.0.1:1", "--connect-timeout", "1"], "no Ray cluster at 127.0.0.1:1"),
+])
+def test_a_run_that_cannot_start_writes_nothing_and_leaves_the_path_usable(tmp_path, capsys, extra, message):
+    study = tiny_study(str(tmp_path / "data"))
+    started = time.monotonic()
+    code = run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path / "out"), "--quiet", *extra])
+    error = capsys.readouterr().err
+    assert code == 2 and message in error, error
+    assert "Traceback" not in error and time.monotonic() - started < 30
+    assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+    assert not ray.is_initialized()
+
+
+def test_errored_trials_are_counted_as_missing_and_resume_past_a_deleted_checkpoint(data_dir, tmp_path, monkeypatch, capsys):
+    """One run where the rotation trial fails at epoch 2 (no retries): exit 1 and "1 of 2"; its
+    epoch-2 checkpoint is then deleted, and the resume continues from epoch 1 with a warning.
+    A later resume with one more seed runs exactly the two new trials, and a garbage
+    ``tuner.pkl`` changes nothing."""
+    monkeypatch.setenv("SSL_ABLATE_FAIL_ONCE", f"2:{tmp_path / 'failed-once'}")
+    study = tiny_study(data_dir, epochs=3)
+    args = ["--preset", "smoke", "--out", str(tmp_path / "out"), "--seeds", "1", "--max-concurrent", "1", "--quiet"]
+    assert run_study_cli(study, args + ["--max-failures", "0"]) == 1
+    output = capsys.readouterr()
+    assert "tiny: 1 of 2 trials completed" in output.out and "rotation seed 0 (missing)" in output.err
+    study_dir = tmp_path / "out/tiny"
+    assert "Trials completed: 1 of 2" in (study_dir / "report.md").read_text()
+    checkpoints = {json.loads((p / "meta.json").read_text())["epoch"]: p for p in study_dir.glob("tune/*/checkpoint_*")}
+    assert sorted(checkpoints) == [1, 2]
+    for path in checkpoints[2].iterdir():
+        path.unlink()
+    checkpoints[2].rmdir()
+
+    assert run_study_cli(study, args + ["--resume"]) == 0
+    output = capsys.readouterr()
+    assert "rotation__seed0: recorded checkpoint(s) gone" in output.err and "it continues from epoch 1" in output.err
+    assert "tiny: 2 of 2 trials completed" in output.out
+    rotation = [a for a in attempts(study_dir) if a["arm"] == "rotation"]
+    assert [a["start_epoch"] for a in rotation] == [0, 1]
+    assert rotation[1]["resumed_from"] == str(checkpoints[1])
+
+    args[args.index("--seeds") + 1] = "2"
+    ran = len(attempts(study_dir))
+    assert run_study_cli(study, args + ["--resume"]) == 0
+    assert "resuming adds seeds [1]" in capsys.readouterr().out
+    assert sorted((a["arm"], a["seed"]) for a in attempts(study_dir)[ran:]) == [("rotation", 1), ("scratch", 1)]
+    assert json.loads((study_dir / "study.json").read_text())["seeds"] == [0, 1]
+
+    (study_dir / "tune/tuner.pkl").write_bytes(b"garbage")
+    ran = len(attempts(study_dir))
+    assert run_study_cli(study, args + ["--resume"]) == 0
+    assert "tiny: 4 of 4 trials completed" in capsys.readouterr().out and len(attempts(study_dir)) == ran
