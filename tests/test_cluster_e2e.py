@@ -31,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
 RAY = str(Path(sys.executable).with_name("ray"))
+EPOCHS = 16  # long enough that the trial on the worker node is still running when it is killed
 WORKER_NODE_ID = "fffffffffffffffffffffffffffffffffffffffffffffffffff00001"  # the fake provider's first worker
 
 
@@ -136,7 +137,8 @@ def pretraining_trial_on(study_dir: Path, node_id: str) -> dict | None:
     path = study_dir / "attempts.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
     for attempt in (json.loads(line) for line in lines):
-        if attempt["node_id"] == node_id and attempt["arm"] == "rotation" and any(
+        running = not (study_dir / "trials" / attempt["key"] / "trial_summary.json").exists()
+        if running and attempt["node_id"] == node_id and attempt["arm"] == "rotation" and any(
                 json.loads(p.read_text())["key"] == attempt["key"] for p in study_dir.glob("tune/*/config.json")
                 if list(p.parent.glob("checkpoint_*/meta.json"))):
             return attempt
@@ -151,7 +153,7 @@ def comparable(found: dict) -> dict:
 def test_a_study_on_a_two_node_cluster_survives_losing_the_worker_node(fake_cluster, tmp_path):
     address, env, temp_dir = fake_cluster
     data_dir = str(tmp_path / "data")
-    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "6", "--preset", "smoke", "--seeds", "2",
+    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, str(EPOCHS), "--preset", "smoke", "--seeds", "2",
                "--out", str(tmp_path / "cluster"), "--address", address, "--max-concurrent", "2", "--quiet"]
     study = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     study_dir = tmp_path / "cluster/tiny"
@@ -172,6 +174,6 @@ def test_a_study_on_a_two_node_cluster_survives_losing_the_worker_node(fake_clus
     assert again and again[-1]["start_epoch"] >= 1, f"the killed trial did not continue from its checkpoint: {again}"
     assert not processes_with(WORKER_NODE_ID), "processes of the killed node are still alive"
 
-    local = tiny_study(data_dir, epochs=6)
+    local = tiny_study(data_dir, epochs=EPOCHS)
     assert run_study_cli(local, ["--preset", "smoke", "--out", str(tmp_path / "local"), "--quiet"]) == 0
     assert comparable(summaries(study_dir)) == comparable(summaries(tmp_path / "local/tiny"))
