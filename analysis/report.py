@@ -1,6 +1,7 @@
 """``report.md`` and a figure per study: our mean ± std over seeds beside the paper's numbers.
 
     python -m analysis.report RESULTS_DIR     # rebuilds results.csv/.parquet, report.md, report.png
+    python -m analysis.report RESULTS_ROOT    # a folder of studies: index.md/.html/.png (analysis.index)
 
 Per metric of ``study.json``, one table row per arm in study order: factor settings, our mean ±
 sample std (ddof=1) over completed seeds in % (1 decimal; no ± with a single seed), the chance
@@ -284,8 +285,18 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1 or argv[0] in ("-h", "--help"):
         print("usage: python -m analysis.report RESULTS_DIR\n"
-              "rebuilds results.csv, results.parquet, report.md and report.png in RESULTS_DIR", file=sys.stderr)
+              "a study directory: rebuilds results.csv, results.parquet, report.md and report.png in it;\n"
+              "a folder of studies: writes index.md, index.html and index.png over all of them", file=sys.stderr)
         return 2
+    if Path(argv[0]).is_dir() and not (Path(argv[0]) / "study.json").exists():
+        from analysis.index import find_studies, write_index
+
+        if not find_studies(argv[0]):
+            print(f"error: {argv[0]}: no study.json here and no study below it", file=sys.stderr)
+            return 2
+        markdown, page = write_index(argv[0])
+        print(f"wrote {markdown}, {page}")
+        return 0
     try:
         csv_path, parquet_path = write_results(argv[0])
         report = write_report(argv[0])

@@ -235,3 +235,9 @@ def _write_reports(study_dir: Path) -> None:
         return
     write_results(study_dir)
     write_report(study_dir)
+    from analysis.index import write_index
+
+    try:  # the index of every study beside this one; a problem there must not fail this study
+        write_index(study_dir.parent)
+    except Exception as error:  # noqa: BLE001
+        print(f"warning: the index of {study_dir.parent} was not written: {type(error).__name__}: {error}", file=sys.stderr)
