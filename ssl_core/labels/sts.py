@@ -459,6 +459,67 @@ def flip_clip(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL):
     return rgb, u, v
 
 
+def compute_labels_reference(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL) -> dict[str, np.ndarray]:
+    """All STS labels of one clip, computed function by function as the spec reads (the
+    reference :func:`compute_labels` must equal, bit for bit; slower)."""
+    _check_impl(label_impl)
+    rgb = _check_rgb(rgb)
+    flow_u, flow_v = _check_flow(flow_u, flow_v, num_frames=rgb.shape[0], size=rgb.shape[1])
+    return {"motion": motion_labels(flow_u, flow_v, label_impl),
+            "appearance": appearance_labels(rgb, label_impl)}
+
+
+def _motion_labels_shared(flow_u, flow_v, label_impl: str) -> np.ndarray:
+    """:func:`motion_labels` with each component's derivatives computed once and used for
+    both the summed boundaries and the global labels (the reference computes them twice);
+    the same arithmetic on the same arrays, so the same labels."""
+    masks = pattern_masks(flow_u.shape[-1])
+    polar, global_labels = [], []
+    for f in (flow_u, flow_v):
+        dx, dy = flow_derivatives(f, label_impl)
+        polar.append(magnitude_angle(dx.sum(axis=0), dy.sum(axis=0)))
+        field_magnitudes, _ = magnitude_angle(dx, dy)
+        global_labels.append(int(np.argmax(field_magnitudes.reshape(len(f), -1).sum(axis=1))) + 1)
+    labels: list[int] = []
+    for pattern in (1, 2, 3):
+        for mag, ang in polar:
+            labels.extend(location_orientation(mag, ang, pattern, label_impl, masks[pattern]))
+    return np.array(labels + global_labels, dtype=np.int64)
+
+
+def _modal_key(keys: np.ndarray) -> int:
+    """The most frequent value of packed colour keys (uint32), the smallest on ties: what
+    ``np.unique(keys, return_counts=True)`` then ``argmax`` gives, from a plain sort."""
+    ordered = np.sort(keys, axis=None)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts = np.diff(np.append(starts, len(ordered)))
+    return int(ordered[starts[np.argmax(counts)]])
+
+
+def _dominant_colour_of_keys(keys: np.ndarray, pixels: np.ndarray, label_impl: str) -> int:
+    """:func:`dominant_colour` of ``pixels`` ``(n, 3)`` whose packed keys ``B*65536 + G*256 + R`` are ``keys``."""
+    if label_impl == "paper":
+        return dominant_colour(pixels, label_impl)
+    k = _modal_key(keys)
+    return int(colour_bin(np.array([k & 255, (k >> 8) & 255, k >> 16])))
+
+
+def _appearance_labels_shared(rgb: np.ndarray, label_impl: str) -> np.ndarray:
+    """:func:`appearance_labels` with the colour keys packed once for the whole clip (uint32)
+    and each modal triple found by one sort instead of ``np.unique``."""
+    masks = pattern_masks(rgb.shape[1])
+    channels = rgb.astype(np.uint32)
+    keys = (channels[..., 2] << 16) | (channels[..., 1] << 8) | channels[..., 0]  # (T, S, S)
+    labels: list[int] = []
+    for pattern in (1, 2, 3):
+        iou = colour_iou(rgb, masks[pattern])
+        for k in (int(np.argmin(iou)), int(np.argmax(iou))):
+            region = masks[pattern][k]
+            labels.extend([k + 1, _dominant_colour_of_keys(keys[:, region], rgb[:, region], label_impl)])
+    labels.append(_dominant_colour_of_keys(keys.ravel(), rgb, label_impl))
+    return np.array(labels, dtype=np.int64)
+
+
 def compute_labels(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL) -> dict[str, np.ndarray]:
     """All STS labels of one (cropped, flipped) clip.
 
@@ -469,8 +530,8 @@ def compute_labels(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL) ->
     _check_impl(label_impl)
     rgb = _check_rgb(rgb)
     flow_u, flow_v = _check_flow(flow_u, flow_v, num_frames=rgb.shape[0], size=rgb.shape[1])
-    return {"motion": motion_labels(flow_u, flow_v, label_impl),
-            "appearance": appearance_labels(rgb, label_impl)}
+    return {"motion": _motion_labels_shared(flow_u, flow_v, label_impl),
+            "appearance": _appearance_labels_shared(rgb, label_impl)}
 
 
 __all__ = [
@@ -479,5 +540,5 @@ __all__ = [
     "magnitude_angle", "motion_boundaries", "orientation_histogram", "region_magnitudes",
     "location_orientation", "global_motion_labels", "motion_labels", "curriculum_score",
     "colour_bin", "dominant_colour", "colour_iou", "appearance_labels",
-    "global_appearance_label", "flip_clip", "compute_labels",
+    "global_appearance_label", "flip_clip", "compute_labels", "compute_labels_reference",
 ]
