@@ -330,7 +330,8 @@ def test_fast_labels_equal_the_reference_on_seeded_random_clips(label_impl):
 
     rng = np.random.default_rng(2026)
     for case in range(300):
-        size, frames = int(rng.choice([8, 16, 24, 32])), int(rng.integers(3, 9))
+        size = int(rng.choice([8, 16, 24, 32])) if case % 30 else 112  # every 30th at the papers' size
+        frames = int(rng.integers(3, 9))
         palette = rng.integers(0, 256, (int(rng.integers(1, 6)), 3), dtype=np.uint8)
         rgb = palette[rng.integers(0, len(palette), (frames, size, size))]
         kind = case % 3
@@ -343,3 +344,29 @@ def test_fast_labels_equal_the_reference_on_seeded_random_clips(label_impl):
         reference = compute_labels_reference(rgb, *flow, label_impl=label_impl)
         for key in ("motion", "appearance"):
             np.testing.assert_array_equal(fast[key], reference[key], err_msg=f"case {case}, {key}")
+
+
+def test_modal_key_counts_like_unique_and_breaks_ties_to_the_smallest_key():
+    from ssl_core.labels.sts_kernels import modal_key
+
+    assert modal_key(np.array([5, 3, 3, 5, 9], np.uint32)) == 3  # 3 and 5 twice each: the smaller
+    assert modal_key(np.array([0xFFFFFF, 0x000FFF, 0x001000, 0x001000], np.uint32)) == 0x001000
+    assert modal_key(np.array([0x123456, 0x003456, 0x123456, 0x003456], np.uint32)) == 0x003456  # across buckets
+    rng = np.random.default_rng(11)
+    for case in range(200):
+        keys = rng.integers(0, int(rng.choice([4, 300, 5000, 1 << 24])), int(rng.integers(1, 3000))).astype(np.uint32)
+        values, counts = np.unique(keys, return_counts=True)
+        assert modal_key(keys) == int(values[np.argmax(counts)]), case
+
+
+def test_the_strongest_field_falls_back_to_cartToPolar_when_the_sums_are_close():
+    """Two identical fields: the reference's sums tie exactly and it answers the first field.
+    Approximate sums that differ by less than the margin must not decide; ones that differ by
+    more do (the margin is what keeps the fast label equal to the reference's)."""
+    from ssl_core.labels.sts import GLOBAL_MARGIN, _strongest_field, global_motion_labels
+
+    field = np.random.default_rng(0).normal(0, 1, (16, 16)).astype(np.float32)
+    flow = np.stack([field, field])
+    assert global_motion_labels(flow, flow)[0] == 1
+    assert _strongest_field(flow, np.array([10.0, 10.0 * (1 + GLOBAL_MARGIN / 10)]), "official") == 1
+    assert _strongest_field(flow, np.array([10.0, 10.0 * (1 + GLOBAL_MARGIN * 10)]), "official") == 2

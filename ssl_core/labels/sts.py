@@ -47,9 +47,12 @@ Choices where the spec leaves room (documented here and in the project report):
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
+from ssl_core.labels import sts_kernels
 from ssl_core.labels.flow import flip_flow
 
 LABEL_IMPLS = ("official", "paper")
@@ -185,6 +188,7 @@ def _check_flow(flow_u, flow_v, num_frames: int | None = None, size: int | None 
 # --------------------------------------------------------------------------------------
 # partition patterns
 # --------------------------------------------------------------------------------------
+@lru_cache(maxsize=8)
 def pattern_masks(S: int) -> dict[int, np.ndarray]:
     """Boolean region masks of the three partition patterns for an ``S x S`` frame.
 
@@ -228,6 +232,8 @@ def pattern_masks(S: int) -> dict[int, np.ndarray]:
         br & (main >= 0),  # 7: bottom-right, lower half (bottom edge)
         br & (main <= 0),  # 8: bottom-right, upper half (right edge)
     ])
+    for masks in (p1, p2, p3):
+        masks.setflags(write=False)  # cached and shared: read-only
     return {1: p1, 2: p2, 3: p3}
 
 
@@ -304,7 +310,7 @@ def orientation_histogram(mag: np.ndarray, ang: np.ndarray, label_impl: str = DE
 
 def region_magnitudes(mag: np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Sum of ``mag`` ``(S, S)`` over each region of ``masks`` ``(R, S, S)`` -> ``(R,)``."""
-    return np.tensordot(masks.astype(np.float64), np.asarray(mag, dtype=np.float64), axes=([1, 2], [0, 1]))
+    return np.tensordot(masks.astype(np.float64, copy=False), np.asarray(mag, dtype=np.float64), axes=([1, 2], [0, 1]))
 
 
 def location_orientation(mag: np.ndarray, ang: np.ndarray, pattern: int,
@@ -327,7 +333,7 @@ def location_orientation(mag: np.ndarray, ang: np.ndarray, pattern: int,
     if pattern == 1 and label_impl == "official" and not np.any(scores > 0):
         return 0, 0
     k = int(np.argmax(scores))
-    region = masks[k]
+    region = masks[k].astype(bool, copy=False)  # float 0/1 masks are accepted too
     hist = orientation_histogram(mag[region], ang[region], label_impl)
     return k + 1, int(np.argmax(hist)) + 1
 
@@ -469,17 +475,22 @@ def compute_labels_reference(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABE
             "appearance": appearance_labels(rgb, label_impl)}
 
 
+@lru_cache(maxsize=8)
+def _float_pattern_masks(S: int) -> dict[int, np.ndarray]:
+    """:func:`pattern_masks` as float64 0/1 arrays, made once per size (the region sums use them)."""
+    return {pattern: mask.astype(np.float64) for pattern, mask in pattern_masks(S).items()}
+
+
 def _motion_labels_shared(flow_u, flow_v, label_impl: str) -> np.ndarray:
-    """:func:`motion_labels` with each component's derivatives computed once and used for
-    both the summed boundaries and the global labels (the reference computes them twice);
-    the same arithmetic on the same arrays, so the same labels."""
-    masks = pattern_masks(flow_u.shape[-1])
+    """:func:`motion_labels` with each component's derivatives computed once, by a compiled
+    loop of the same arithmetic, and used for both the summed boundaries and the global
+    labels (the reference computes them twice); the same values, so the same labels."""
+    masks = _float_pattern_masks(flow_u.shape[-1])
     polar, global_labels = [], []
     for f in (flow_u, flow_v):
-        dx, dy = flow_derivatives(f, label_impl)
-        polar.append(magnitude_angle(dx.sum(axis=0), dy.sum(axis=0)))
-        field_magnitudes, _ = magnitude_angle(dx, dy)
-        global_labels.append(int(np.argmax(field_magnitudes.reshape(len(f), -1).sum(axis=1))) + 1)
+        sum_dx, sum_dy, approximate = sts_kernels.boundary_sums(np.ascontiguousarray(f), label_impl == "paper")
+        polar.append(magnitude_angle(sum_dx, sum_dy))
+        global_labels.append(_strongest_field(f, approximate, label_impl))
     labels: list[int] = []
     for pattern in (1, 2, 3):
         for mag, ang in polar:
@@ -487,36 +498,70 @@ def _motion_labels_shared(flow_u, flow_v, label_impl: str) -> np.ndarray:
     return np.array(labels + global_labels, dtype=np.int64)
 
 
-def _modal_key(keys: np.ndarray) -> int:
-    """The most frequent value of packed colour keys (uint32), the smallest on ties: what
-    ``np.unique(keys, return_counts=True)`` then ``argmax`` gives, from a plain sort."""
-    ordered = np.sort(keys, axis=None)
-    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    counts = np.diff(np.append(starts, len(ordered)))
-    return int(ordered[starts[np.argmax(counts)]])
+GLOBAL_MARGIN = 1e-4  # relative gap between the two largest approximate sums that decides alone
 
 
-def _dominant_colour_of_keys(keys: np.ndarray, pixels: np.ndarray, label_impl: str) -> int:
-    """:func:`dominant_colour` of ``pixels`` ``(n, 3)`` whose packed keys ``B*65536 + G*256 + R`` are ``keys``."""
-    if label_impl == "paper":
-        return dominant_colour(pixels, label_impl)
-    k = _modal_key(keys)
+def _strongest_field(flow: np.ndarray, approximate: np.ndarray, label_impl: str) -> int:
+    """1 + the field of ``flow`` ``(N, S, S)`` with the largest summed motion-boundary
+    magnitude, as :func:`global_motion_labels` finds it with ``cartToPolar``. ``approximate``
+    holds the sums taken with plain ``sqrt`` (OpenCV's magnitudes differ from it by about
+    1e-7 relative, so the sums by far less than the margin); when its two largest are closer
+    than the margin, the reference computation decides, so the label is always the reference's."""
+    if len(approximate) > 1:
+        second, top = np.sort(approximate)[-2:]
+        if top - second > GLOBAL_MARGIN * top:
+            return int(np.argmax(approximate)) + 1
+    dx, dy = flow_derivatives(flow, label_impl)
+    magnitudes, _ = magnitude_angle(dx, dy)
+    return int(np.argmax(magnitudes.reshape(len(flow), -1).sum(axis=1))) + 1
+
+
+@lru_cache(maxsize=8)
+def _region_map(S: int) -> tuple[np.ndarray, dict[int, slice]]:
+    """``(S, S, 4)`` int16: the regions of all three patterns each pixel belongs to (pattern 1
+    regions 0-15, pattern 2 16-19, pattern 3 20-27; a pattern-3 diagonal pixel is in two; -1
+    pads), and each pattern's slice of that numbering."""
+    masks = pattern_masks(S)
+    stacked = np.concatenate([masks[1], masks[2], masks[3]])  # (28, S, S)
+    region_of = np.full((S, S, 4), -1, np.int16)
+    filled = np.zeros((S, S), np.int64)
+    for region, mask in enumerate(stacked):
+        ys, xs = np.nonzero(mask)
+        region_of[ys, xs, filled[ys, xs]] = region
+        filled[ys, xs] += 1
+    slices, start = {}, 0
+    for pattern in (1, 2, 3):
+        slices[pattern] = slice(start, start + len(masks[pattern]))
+        start += len(masks[pattern])
+    return region_of, slices
+
+
+def _dominant_colour_of_keys(keys: np.ndarray, rgb: np.ndarray, region: np.ndarray | None, label_impl: str) -> int:
+    """:func:`dominant_colour` of the pixels of ``rgb`` in ``region`` (``(S, S)`` bool; None:
+    all), given the clip's packed keys ``B*65536 + G*256 + R`` ``(T, S, S)``."""
+    selected = (keys if region is None else keys[:, region]).ravel()
+    if label_impl == "paper":  # the bin with most pixels, the first on ties
+        per_bin = np.zeros(8, np.int64)
+        np.add.at(per_bin, _COLOUR_BIN_FROM_CODE, sts_kernels.colour_code_counts(selected))
+        return int(np.argmax(per_bin)) + 1
+    k = sts_kernels.modal_key(selected)
     return int(colour_bin(np.array([k & 255, (k >> 8) & 255, k >> 16])))
 
 
 def _appearance_labels_shared(rgb: np.ndarray, label_impl: str) -> np.ndarray:
-    """:func:`appearance_labels` with the colour keys packed once for the whole clip (uint32)
-    and each modal triple found by one sort instead of ``np.unique``."""
+    """:func:`appearance_labels` with every region histogram of the three patterns counted in
+    one compiled pass, the colour keys packed once for the whole clip, and each modal triple
+    found by a counting pass instead of ``np.unique``."""
     masks = pattern_masks(rgb.shape[1])
-    channels = rgb.astype(np.uint32)
-    keys = (channels[..., 2] << 16) | (channels[..., 1] << 8) | channels[..., 0]  # (T, S, S)
+    region_of, slices = _region_map(rgb.shape[1])
+    histograms, keys = sts_kernels.region_histograms(rgb, region_of, 28)
+    region_ious = sts_kernels.ious(histograms)
     labels: list[int] = []
     for pattern in (1, 2, 3):
-        iou = colour_iou(rgb, masks[pattern])
+        iou = region_ious[slices[pattern]]
         for k in (int(np.argmin(iou)), int(np.argmax(iou))):
-            region = masks[pattern][k]
-            labels.extend([k + 1, _dominant_colour_of_keys(keys[:, region], rgb[:, region], label_impl)])
-    labels.append(_dominant_colour_of_keys(keys.ravel(), rgb, label_impl))
+            labels.extend([k + 1, _dominant_colour_of_keys(keys, rgb, masks[pattern][k], label_impl)])
+    labels.append(_dominant_colour_of_keys(keys, rgb, None, label_impl))
     return np.array(labels, dtype=np.int64)
 
 

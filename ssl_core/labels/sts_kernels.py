@@ -1,0 +1,159 @@
+"""Compiled loops (numba) behind the fast :func:`ssl_core.labels.sts.compute_labels`.
+
+Each kernel does the same arithmetic, in the same order, as the NumPy reference it replaces
+(``flow_derivatives`` and the sums over fields, ``colour_iou``, the modal triple and the
+colour-bin counts of ``dominant_colour``), so the labels stay bit-identical;
+``tests/test_sts_labels.py`` compares the two paths on seeded clips. ``cache=True`` keeps
+the compiled code beside this file: the first process compiles (about 2.5 s), later ones load it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+HIGH_BITS = 12  # a packed 24-bit colour key splits into 12 high and 12 low bits
+LOW_MASK = (1 << HIGH_BITS) - 1
+
+
+@njit(cache=True)
+def modal_key(keys: np.ndarray) -> int:
+    """The most frequent value of 24-bit ``keys`` (1-d, unsigned), the smallest on ties.
+
+    Counting by the 12 high bits, then, bucket by bucket in ascending order, counting the 12
+    low bits of the buckets that could still hold a more frequent key: O(n), no sort.
+    """
+    n = keys.size
+    buckets = 1 << HIGH_BITS
+    sizes = np.zeros(buckets, np.int64)
+    for i in range(n):
+        sizes[keys[i] >> HIGH_BITS] += 1
+    starts = np.zeros(buckets + 1, np.int64)
+    for b in range(buckets):
+        starts[b + 1] = starts[b] + sizes[b]
+    fill = starts[:buckets].copy()
+    lows = np.empty(n, np.uint16)
+    for i in range(n):
+        b = keys[i] >> HIGH_BITS
+        lows[fill[b]] = keys[i] & LOW_MASK
+        fill[b] += 1
+    counts = np.zeros(buckets, np.int32)
+    best, best_key = 0, 0
+    for b in range(buckets):
+        if sizes[b] <= best:  # no key in it can beat, or tie with a smaller key than, the best
+            continue
+        for i in range(starts[b], starts[b + 1]):
+            counts[lows[i]] += 1
+        for i in range(starts[b], starts[b + 1]):
+            count, key = counts[lows[i]], (b << HIGH_BITS) | lows[i]
+            if count > best or (count == best and key < best_key):
+                best, best_key = count, key
+        for i in range(starts[b], starts[b + 1]):
+            counts[lows[i]] = 0
+    return best_key
+
+
+@njit(cache=True)
+def boundary_sums(flow: np.ndarray, negate: bool):
+    """What the motion labels need from one flow component ``(N, H, W)`` (any float dtype,
+    read as float64), without storing the ``(N, H, W)`` derivatives: the derivatives summed
+    over the fields (``dx.sum(axis=0)``, ``dy.sum(axis=0)``, added field after field as NumPy
+    does) and, per field, the sum of ``sqrt(dx^2 + dy^2)`` (an approximation of the
+    ``cartToPolar`` sums, see ``_strongest_field``). Each field is padded as numpy's
+    ``symmetric`` mode into one reused buffer."""
+    count, height, width = flow.shape
+    sum_dx = np.zeros((height, width))
+    sum_dy = np.zeros((height, width))
+    field_sums = np.zeros(count)
+    padded = np.empty((height + 2, width + 2))
+    row_sums = np.empty((height, width + 2))
+    col_sums = np.empty((height + 2, width))
+    sign = -1.0 if negate else 1.0
+    for k in range(count):
+        for y in range(height):
+            for x in range(width):
+                padded[y + 1, x + 1] = flow[k, y, x]
+        for x in range(width):
+            padded[0, x + 1] = flow[k, 0, x]
+            padded[height + 1, x + 1] = flow[k, height - 1, x]
+        for y in range(height + 2):
+            padded[y, 0] = padded[y, 1]
+            padded[y, width + 1] = padded[y, width]
+        for y in range(height):
+            for x in range(width + 2):
+                row_sums[y, x] = (padded[y, x] + padded[y + 1, x]) + padded[y + 2, x]
+        for y in range(height + 2):
+            for x in range(width):
+                col_sums[y, x] = (padded[y, x] + padded[y, x + 1]) + padded[y, x + 2]
+        total = 0.0
+        for y in range(height):
+            for x in range(width):
+                gx = sign * (row_sums[y, x] - row_sums[y, x + 2])
+                gy = sign * (col_sums[y, x] - col_sums[y + 2, x])
+                sum_dx[y, x] += gx
+                sum_dy[y, x] += gy
+                total += np.sqrt(gx * gx + gy * gy)
+        field_sums[k] = total
+    return sum_dx, sum_dy, field_sums
+
+
+@njit(cache=True)
+def region_histograms(rgb: np.ndarray, region_of: np.ndarray, num_regions: int):
+    """One pass over uint8 ``rgb`` ``(T, S, S, 3)``: per frame, region and channel the 256-bin
+    histogram (``region_of`` ``(S, S, K)`` lists the regions each pixel belongs to, -1: none,
+    so all patterns are counted at once), int32 ``(T, R, 3, 256)``; and the packed colour
+    keys ``B*65536 + G*256 + R`` of every pixel, uint32 ``(T, S, S)``."""
+    frames, size = rgb.shape[0], rgb.shape[1]
+    hist = np.zeros((frames, num_regions, 3, 256), np.int32)
+    keys = np.empty((frames, size, size), np.uint32)
+    for t in range(frames):
+        for y in range(size):
+            for x in range(size):
+                red, green, blue = rgb[t, y, x, 0], rgb[t, y, x, 1], rgb[t, y, x, 2]
+                keys[t, y, x] = (np.uint32(blue) << 16) | (np.uint32(green) << 8) | np.uint32(red)
+                for j in range(region_of.shape[2]):
+                    region = region_of[y, x, j]
+                    if region >= 0:
+                        hist[t, region, 0, red] += 1
+                        hist[t, region, 1, green] += 1
+                        hist[t, region, 2, blue] += 1
+    return hist, keys
+
+
+@njit(cache=True)
+def ious(hist: np.ndarray) -> np.ndarray:
+    """``colour_iou`` from region histograms ``(T, R, 3, 256)``: per channel the sum over
+    bins of the min over frames divided by the sum of the max; the channels' mean, summed in
+    R, G, B order."""
+    frames, regions = hist.shape[0], hist.shape[1]
+    out = np.empty(regions)
+    low = np.empty(256, np.int64)
+    high = np.empty(256, np.int64)
+    for r in range(regions):
+        per_channel = np.empty(3)
+        for c in range(3):
+            for v in range(256):
+                low[v] = hist[0, r, c, v]
+                high[v] = hist[0, r, c, v]
+            for t in range(1, frames):
+                for v in range(256):
+                    value = hist[t, r, c, v]
+                    low[v] = min(low[v], value)
+                    high[v] = max(high[v], value)
+            inter, union = 0, 0
+            for v in range(256):
+                inter += low[v]
+                union += high[v]
+            per_channel[c] = inter / union
+        out[r] = (per_channel[0] + per_channel[1] + per_channel[2]) / 3.0
+    return out
+
+
+@njit(cache=True)
+def colour_code_counts(keys: np.ndarray) -> np.ndarray:
+    """How many of the packed keys ``B*65536 + G*256 + R`` fall in each colour code
+    ``4*(R >= 128) + 2*(G >= 128) + (B >= 128)`` -> int64 ``(8,)``."""
+    counts = np.zeros(8, np.int64)
+    for i in range(keys.size):
+        key = keys[i]
+        counts[4 * ((key & 255) >= 128) + 2 * (((key >> 8) & 255) >= 128) + ((key >> 16) >= 128)] += 1
+    return counts
