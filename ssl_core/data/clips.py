@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 # Kinetics statistics used by torchvision's video models.
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
@@ -92,8 +91,10 @@ def random_training_clip(frames: np.ndarray, clip, rng: np.random.Generator, fli
     return cut_clip(frames, random_window(frames.shape, clip, rng, flip), clip)
 
 
-def to_tensor(video: np.ndarray, mean=KINETICS_MEAN, std=KINETICS_STD) -> torch.Tensor:
+def to_tensor(video: np.ndarray, mean=KINETICS_MEAN, std=KINETICS_STD) -> "torch.Tensor":
     """uint8 ``(T, H, W, 3)`` -> normalised float32 ``(3, T, H, W)``."""
+    import torch  # here, not at the top: the label pipeline's workers use this module without torch
+
     clip = torch.from_numpy(np.ascontiguousarray(video)).permute(3, 0, 1, 2).float().div_(255.0)
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
