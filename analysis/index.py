@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.paper import kendall_tau_b, kendall_tau_p_value, load_paper_table
-from analysis.report import FIGURE, metric_table, reported_metrics
+from analysis.tables import FIGURE, metric_table, reported_metrics
 from analysis.results import completion, collect_results, load_study
 from ssl_core.io import atomic_write_bytes, atomic_write_text, read_json
 from ssl_core.study import SUMMARY_FILE

@@ -28,53 +28,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.paper import kendall_tau_b, paper_value
+from analysis.paper import kendall_tau_b
 from analysis.results import collect_results, load_study, write_results
-from analysis.stats import NO_INTERVAL, delta_interval
+from analysis.tables import CHANCE_SUFFIX, FIGURE, TABLE_COLUMNS, metric_table, reported_metrics  # noqa: F401 - re-exported
 from ssl_core.io import atomic_write_bytes, atomic_write_text
-
-FIGURE = "report.png"
-CHANCE_SUFFIX = "_chance"
-TABLE_COLUMNS = ["arm", "factors", "mean", "std", "n", "chance", "paper",
-                 "delta", "delta_low", "delta_high", "delta_method", "beyond_noise"]
-
-
-def reported_metrics(study: dict) -> list[dict]:
-    """The metrics of ``study.json`` that get a table and a figure panel: all but the ``*_chance`` levels."""
-    return [metric for metric in study["metrics"] if not metric["name"].endswith(CHANCE_SUFFIX)]
-
-
-def _seed_values(results: pd.DataFrame, metric_name: str, arm: str | None) -> pd.Series:
-    """One arm's completed values of one metric in %, indexed by seed (NaN values dropped)."""
-    rows = results[(results["metric"] == metric_name) & (results["status"] == "completed") & (results["arm"] == arm)]
-    return pd.Series(100 * rows["value"].astype(float).to_numpy(), index=rows["seed"].to_numpy(), dtype=float).dropna()
-
-
-def metric_table(study: dict, results: pd.DataFrame, metric: dict) -> pd.DataFrame:
-    """One row per arm (study order): mean and sample std over completed seeds in %, n, the chance level
-    (mean of ``<metric>_chance`` in %), paper %, delta to the baseline (points) with its 95 % interval
-    (``delta_low``, ``delta_high``, ``delta_method`` "paired"/"welch"/None) and ``beyond_noise``
-    (the interval excludes 0)."""
-    baseline = study.get("baseline_arm")
-    arms = [arm["name"] for arm in study["arms"]]
-    if baseline and baseline not in arms:
-        raise ValueError(f"study.json: baseline_arm {baseline!r} is not one of the arms ({', '.join(arms)})")
-    base_values = _seed_values(results, metric["name"], baseline)
-    rows = []
-    for arm in study["arms"]:
-        values = _seed_values(results, metric["name"], arm["name"])
-        compared = bool(baseline) and arm["name"] != baseline
-        interval = delta_interval(values, base_values) if compared else NO_INTERVAL
-        paper = paper_value(study.get("table"), arm.get("paper"), metric.get("paper"))
-        rows.append({"arm": arm["name"], "factors": ", ".join(f"{k}={v}" for k, v in (arm.get("factors") or {}).items()),
-                     "mean": values.mean(), "std": values.std(ddof=1), "n": len(values),
-                     "chance": _seed_values(results, metric["name"] + CHANCE_SUFFIX, arm["name"]).mean(),
-                     "paper": float("nan") if paper is None else paper,
-                     "delta": values.mean() - base_values.mean() if baseline else float("nan"),
-                     "delta_low": interval.low, "delta_high": interval.high, "delta_method": interval.method,
-                     "beyond_noise": interval.excludes_zero})
-    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
-
 
 def _cell(value, digits: int = 1, signed: bool = False) -> str:
     if value is None or pd.isna(value):
