@@ -41,7 +41,8 @@ def embedded_clips(frames: int, size: int, count: int, data_dir: str) -> list[np
     from ssl_core.data.video import read_video
 
     root = ensure_datasets(DataConfig(data_dir=data_dir), ("ucf",))["ucf"]
-    entries = read_split(root, 1, "train").entries[:: max(1, len(read_split(root, 1, "train").entries) // count)][:count]
+    listed = read_split(root, 1, "train").entries
+    entries = listed[:: max(1, len(listed) // count)][:count]
     return [read_video(entry.path, size=(size, size))[:frames] for entry in entries]
 
 
