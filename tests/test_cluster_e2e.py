@@ -13,6 +13,7 @@ SSH server runs here), separate machines and their network, file sync, GPUs.
 """
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -31,8 +32,7 @@ pytestmark = pytest.mark.slow
 
 TESTS = Path(__file__).resolve().parent
 RAY = str(Path(sys.executable).with_name("ray"))
-EPOCHS = 16  # long enough that the trial on the worker node is still running when it is killed
-WORKER_NODE_ID = "fffffffffffffffffffffffffffffffffffffffffffffffffff00001"  # the fake provider's first worker
+EPOCHS = 48  # ~0.2 s each here: the trial on the worker node is still pretraining when it is killed
 
 
 def fake_cluster_config(port: int) -> dict:
@@ -86,11 +86,14 @@ def kill(pids) -> None:
             pass
 
 
-def nodes_alive(address: str, env: dict) -> int:
+def alive_worker_nodes(address: str, env: dict) -> list[str]:
+    """IDs of the cluster's alive nodes other than the head."""
     script = ("import ray; ray.init(address=%r, log_to_driver=False); "
-              "print(sum(1 for n in ray.nodes() if n['Alive']))" % address)
+              "print(' '.join(n['NodeID'] for n in ray.nodes() if n['Alive'] "
+              "and 'node:__internal_head__' not in n['Resources']) or '-')" % address)
     result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
-    return int(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 and result.stdout.strip() else 0
+    last = result.stdout.strip().splitlines()[-1] if result.returncode == 0 and result.stdout.strip() else "-"
+    return [] if last == "-" else last.split()
 
 
 def summaries(study_dir: Path) -> dict:
@@ -103,25 +106,29 @@ def summaries(study_dir: Path) -> dict:
 
 @pytest.fixture
 def fake_cluster(tmp_path):
-    """``(address, env)`` of a head + one worker node started by the autoscaler from a config;
-    afterwards every process of the cluster (found by its temp dir) is stopped."""
+    """``(address, env, worker node id)`` of a head + one worker node started by the autoscaler
+    from a config; afterwards every process of the cluster (found by its marker) is stopped."""
     port = free_port()
     temp_dir = Path(tempfile.mkdtemp(prefix="ray-e2e-"))  # short: Ray's socket paths must stay under 108 characters
     config_path = tmp_path / "fake_cluster.yaml"
     config_path.write_text(yaml.safe_dump(fake_cluster_config(port)))
     marker = f"SSL_ABLATE_E2E={tmp_path}"  # inherited by every process of this cluster, and by nothing else
-    # `ray start --head` turns token authentication on (Ray 2.60); its clients need RAY_AUTH_MODE=token
-    env = {**os.environ, "RAY_FAKE_CLUSTER": "1", "SSL_ABLATE_E2E": str(tmp_path), "RAY_AUTH_MODE": "token"}
+    # `ray start --head` turns token authentication on (Ray 2.60); its clients need
+    # RAY_AUTH_MODE=token. The cluster gets a token of its own, not the one in ~/.ray (a fresh
+    # machine has none, and `ray start` does not create one).
+    env = {**os.environ, "RAY_FAKE_CLUSTER": "1", "SSL_ABLATE_E2E": str(tmp_path), "RAY_AUTH_MODE": "token",
+           "RAY_AUTH_TOKEN": secrets.token_hex(32)}
     subprocess.run([RAY, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=1",
                     f"--autoscaling-config={config_path}", f"--temp-dir={temp_dir}", "--include-dashboard=false",
                     "--disable-usage-stats"], env=env, check=True, capture_output=True, timeout=180)
     address = f"127.0.0.1:{port}"
     try:
         deadline = time.time() + 180
-        while nodes_alive(address, env) < 2:
+        while not (workers := alive_worker_nodes(address, env)):
             assert time.time() < deadline, "the autoscaler did not start the worker node"
             time.sleep(2)
-        yield address, env, temp_dir
+        assert len(workers) == 1, workers
+        yield address, env, workers[0]
     finally:
         # not `ray stop`, which stops every Ray of the machine: the processes of this cluster
         # (head, autoscaler, worker nodes, trial processes orphaned on a killed node) all
@@ -133,14 +140,21 @@ def fake_cluster(tmp_path):
 
 
 def pretraining_trial_on(study_dir: Path, node_id: str) -> dict | None:
-    """An attempt of a pretraining trial on ``node_id`` that has written a checkpoint, if any."""
+    """An attempt of a pretraining trial on ``node_id`` that has written a checkpoint to storage
+    and not finished, if any. Checkpoints are found by the key in their ``meta.json`` (uploaded
+    with each checkpoint), as resume finds them; the trial dir's ``config.json`` is a trial
+    artifact that reaches storage only when the trial ends."""
     path = study_dir / "attempts.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
+    checkpointed = set()
+    for meta in study_dir.glob("tune/*/checkpoint_*/meta.json"):
+        try:
+            checkpointed.add(json.loads(meta.read_text())["key"])
+        except (OSError, ValueError, KeyError):
+            continue  # being written
     for attempt in (json.loads(line) for line in lines):
         running = not (study_dir / "trials" / attempt["key"] / "trial_summary.json").exists()
-        if running and attempt["node_id"] == node_id and attempt["arm"] == "rotation" and any(
-                json.loads(p.read_text())["key"] == attempt["key"] for p in study_dir.glob("tune/*/config.json")
-                if list(p.parent.glob("checkpoint_*/meta.json"))):
+        if running and attempt["node_id"] == node_id and attempt["arm"] == "rotation" and attempt["key"] in checkpointed:
             return attempt
     return None
 
@@ -151,18 +165,27 @@ def comparable(found: dict) -> dict:
 
 
 def test_a_study_on_a_two_node_cluster_survives_losing_the_worker_node(fake_cluster, tmp_path):
-    address, env, temp_dir = fake_cluster
+    address, env, worker_node = fake_cluster
     data_dir = str(tmp_path / "data")
-    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, str(EPOCHS), "--preset", "smoke", "--seeds", "2",
+    # the two rotation trials start first, one on each 1-CPU node, so one of them always runs
+    # on the worker node (with scratch first, a slow start there could leave both on the head)
+    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, str(EPOCHS), "--pretraining-first",
+               "--preset", "smoke", "--seeds", "2",
                "--out", str(tmp_path / "cluster"), "--address", address, "--max-concurrent", "2", "--quiet"]
     study = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     study_dir = tmp_path / "cluster/tiny"
     deadline = time.time() + 300
-    while time.time() < deadline and study.poll() is None and pretraining_trial_on(study_dir, WORKER_NODE_ID) is None:
+    while time.time() < deadline and study.poll() is None and pretraining_trial_on(study_dir, worker_node) is None:
         time.sleep(0.2)
-    killed = pretraining_trial_on(study_dir, WORKER_NODE_ID)
-    assert killed, "no pretraining trial checkpointed on the worker node"
-    worker_processes = processes_with(WORKER_NODE_ID)
+    killed = pretraining_trial_on(study_dir, worker_node)
+    if not killed:
+        study.kill()
+        out, err = study.communicate()
+        attempts = study_dir / "attempts.jsonl"
+        pytest.fail(f"no pretraining trial checkpointed on the worker node {worker_node}; attempts:\n"
+                    + (attempts.read_text() if attempts.exists() else "(none)") + "\nstdout:\n" + out[-2000:]
+                    + "\nstderr:\n" + err[-4000:])
+    worker_processes = processes_with(worker_node)
     assert worker_processes, "the worker node's processes were not found"
     kill(worker_processes)
     out, err = study.communicate(timeout=600)
@@ -172,7 +195,7 @@ def test_a_study_on_a_two_node_cluster_survives_losing_the_worker_node(fake_clus
     assert len({a["node_id"] for a in attempts}) >= 2, "the trials did not land on both nodes"
     again = [a for a in attempts if a["key"] == killed["key"]][1:]
     assert again and again[-1]["start_epoch"] >= 1, f"the killed trial did not continue from its checkpoint: {again}"
-    assert not processes_with(WORKER_NODE_ID), "processes of the killed node are still alive"
+    assert not processes_with(worker_node), "processes of the killed node are still alive"
 
     local = tiny_study(data_dir, epochs=EPOCHS)
     assert run_study_cli(local, ["--preset", "smoke", "--out", str(tmp_path / "local"), "--quiet"]) == 0

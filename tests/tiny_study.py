@@ -18,16 +18,23 @@ def tiny_preset(data_dir: str, epochs: int = 3):
     })
 
 
+SCRATCH = Arm("scratch", {"method.name": "scratch"})
+ROTATION = Arm("rotation", {"method.name": "rotation"})
+
+
 def tiny_study(data_dir: str, epochs: int = 3, arms=None, name="tiny") -> Study:
-    arms = arms or (Arm("scratch", {"method.name": "scratch"}), Arm("rotation", {"method.name": "rotation"}))
+    arms = arms or (SCRATCH, ROTATION)
     return Study(
         name=name, title="tiny engine test", table=None,
         arms=arms,
         metrics=(Metric("knn/ucf/top1"), Metric("retrieval/ucf/r@5"), Metric("pretext/acc")),
-        presets={"smoke": tiny_preset(data_dir, epochs)}, baseline_arm=arms[0].name,
+        presets={"smoke": tiny_preset(data_dir, epochs)}, baseline_arm=SCRATCH.name if SCRATCH in arms else arms[0].name,
     )
 
 
 if __name__ == "__main__":
-    data_dir, epochs = sys.argv[1], int(sys.argv[2])
-    sys.exit(run_study_cli(tiny_study(data_dir, epochs), sys.argv[3:]))
+    # tiny_study.py DATA_DIR EPOCHS [--pretraining-first] CLI_ARGS...: with --pretraining-first
+    # the rotation trials are declared (and so started) before the scratch ones
+    data_dir, epochs, cli = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    arms = (ROTATION, SCRATCH) if cli[:1] == ["--pretraining-first"] else None
+    sys.exit(run_study_cli(tiny_study(data_dir, epochs, arms), cli[1:] if arms else cli))
