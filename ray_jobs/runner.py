@@ -19,7 +19,7 @@ from ray_jobs.trial import run_trial
 from ssl_core.config import config_hash
 from ssl_core.data.config import DATASET_KEYS, ensure_datasets
 from ssl_core.io import write_json
-from ssl_core.study import Study, completed_summary, summary_path, trial_key
+from ssl_core.study import Search, Study, completed_summary, summary_path, trial_key
 
 TUNE_DIR = "tune"
 SUMMARY_KEYS = ("arm", "seed", "key", "config_hash", "code_version", "trial_id", "seconds")
@@ -53,7 +53,9 @@ def write_summary(study_dir: Path, study: Study, result: dict) -> None:
     search sample that ASHA stopped early, ``stopped`` with the metrics it had."""
     if not result:
         return
-    if result.get("done"):
+    # Tune marks the last result of a trial its scheduler stops as done too: only the trial's
+    # own final report carries its identity ("key")
+    if result.get("done") and "key" in result:
         status = "completed"
     elif (result.get("config") or {}).get("search"):
         status, result = "stopped", {**result, **_stopped_identity(result)}
@@ -209,15 +211,27 @@ def _tuners(study, configs, study_dir, storage, trainable, pending, args) -> lis
         done = [s for s in finished if search.metric in s.get("metrics", {})]
         optuna = FinalMetricOptunaSearch(
             metric=search.metric, mode=search.mode, seed=seed + len(finished),
-            points_to_evaluate=[{"search": {p: s["factors"][p] for p in search.params}} for s in done] or None,
+            # with evaluated_rewards, Optuna takes the points by its flattened parameter names
+            points_to_evaluate=[{f"search/{p}": s["factors"][p] for p in search.params} for s in done] or None,
             evaluated_rewards=[s["metrics"][search.metric] for s in done] or None)
-        scheduler = ASHAScheduler(metric=search.asha_metric, mode=search.asha_mode, grace_period=search.grace_period) if search.asha else None
+        scheduler = asha_scheduler(search, configs)
         tuners.append(tune.Tuner(
             trainable, param_space={"arm": arm, "seed": seed, "search": space},
             tune_config=tune.TuneConfig(search_alg=optuna, scheduler=scheduler, num_samples=remaining,
                                         max_concurrent_trials=max_concurrent),
             run_config=run(f"{TUNE_DIR}_{arm}", [SummaryWriter(study_dir, study)])))
     return tuners
+
+
+def asha_scheduler(search: Search, configs: dict) -> ASHAScheduler | None:
+    """ASHA over a search's per-epoch reports, or None. A trial reports once per epoch and once
+    at the end (with the objective), so ``max_t`` is the epochs + 1 reports: with Tune's
+    default of 100, ASHA would stop every trial of more than 99 epochs before its result."""
+    if not search.asha:
+        return None
+    reports = 1 + max(config.pretrain.epochs for config in configs.values())
+    return ASHAScheduler(metric=search.asha_metric, mode=search.asha_mode, grace_period=search.grace_period,
+                         max_t=reports)
 
 
 def finished_samples(study_dir: Path, study_name: str, arm: str) -> list[dict]:

@@ -95,6 +95,8 @@ class Search:
         require(len(self.params) > 0, prefix + "params", "at least one setting to search is needed")
         require(self.mode in ("max", "min") and self.asha_mode in ("max", "min"), prefix + "mode", "must be 'max' or 'min'")
         require(self.num_samples >= 1, prefix + "num_samples", f"must be >= 1, got {self.num_samples}")
+        require(not self.asha or 1 <= self.grace_period <= base.pretrain.epochs, prefix + "grace_period",
+                f"must be between 1 and pretrain.epochs ({base.pretrain.epochs}), got {self.grace_period}")
         for path, (kind, low, high) in self.params.items():
             require(kind in SEARCH_KINDS, f"{prefix}params[{path}]", f"kind must be one of {SEARCH_KINDS}, got {kind!r}")
             require(low < high and (kind != "loguniform" or low > 0), f"{prefix}params[{path}]", f"needs 0 < low < high for {kind}, got ({low}, {high})")

@@ -187,6 +187,18 @@ def test_optuna_search_with_asha_runs_per_arm_and_resumes_without_rerunning(data
     assert run_study_cli(study, args + ["--resume"]) == 0
     assert len(attempts(tmp_path / "tiny")) == before
 
+    # A sample whose summary is gone (as after an interruption) is sampled again, and only
+    # that one: the finished sample goes to Optuna as an evaluated point (a point without
+    # its reward would be run again as the one new sample).
+    gone, kept = found
+    kept_summary = json.loads(kept.read_text())
+    shutil.rmtree(gone.parent)
+    assert run_study_cli(study, args + ["--resume"]) == 0
+    new = attempts(tmp_path / "tiny")[before:]
+    assert len(new) == 1 and new[0]["searched"]["pretrain.lr"] != kept_summary["factors"]["pretrain.lr"]
+    assert json.loads(kept.read_text()) == kept_summary
+    assert len(list((tmp_path / "tiny/trials").glob("rotation__*/trial_summary.json"))) == 2
+
 
 def test_search_bounds_are_validated_before_ray(data_dir, tmp_path, capsys):
     from dataclasses import replace
