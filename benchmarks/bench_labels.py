@@ -51,8 +51,11 @@ def compare(name: str, clips: list[np.ndarray], repeats: int) -> None:
     print(f"{name}: {len(clips)} clip(s) {clips[0].shape[0]}x{clips[0].shape[1]}x{clips[0].shape[2]}, flow given (DIS), "
           f"median of {repeats} per clip, mean over clips")
     for impl in LABEL_IMPLS:
-        reference = np.mean([median_ms(lambda: compute_labels_reference(rgb, *flow, impl), repeats) for rgb, flow in zip(clips, flows)])
+        # the fast path first: its figure must not depend on the reference having run (the
+        # reference's large temporaries change glibc's mmap threshold, and with it how many
+        # fresh pages, ~1 ms a clip in page faults, later calls get)
         fast = np.mean([median_ms(lambda: compute_labels(rgb, *flow, impl), repeats) for rgb, flow in zip(clips, flows)])
+        reference = np.mean([median_ms(lambda: compute_labels_reference(rgb, *flow, impl), repeats) for rgb, flow in zip(clips, flows)])
         same = all(np.array_equal(compute_labels(rgb, *flow, impl)[key], compute_labels_reference(rgb, *flow, impl)[key])
                    for rgb, flow in zip(clips, flows) for key in ("motion", "appearance"))
         print(f"  labels ({impl:<8})  reference {reference:6.1f} ms, fast {fast:6.1f} ms per clip: "

@@ -349,14 +349,31 @@ def test_fast_labels_equal_the_reference_on_seeded_random_clips(label_impl):
 def test_modal_key_counts_like_unique_and_breaks_ties_to_the_smallest_key():
     from ssl_core.labels.sts_kernels import modal_key
 
-    assert modal_key(np.array([5, 3, 3, 5, 9], np.uint32)) == 3  # 3 and 5 twice each: the smaller
-    assert modal_key(np.array([0xFFFFFF, 0x000FFF, 0x001000, 0x001000], np.uint32)) == 0x001000
-    assert modal_key(np.array([0x123456, 0x003456, 0x123456, 0x003456], np.uint32)) == 0x003456  # across buckets
+    scratch = np.full(3000, 0xFFFF, np.uint16)  # reused, never cleared: the kernel must not read stale values
+
+    def modal(keys):
+        return modal_key(np.asarray(keys, np.uint32), scratch)
+
+    assert modal([5, 3, 3, 5, 9]) == 3  # 3 and 5 twice each: the smaller
+    assert modal([0xFFFFFF, 0x000FFF, 0x001000, 0x001000]) == 0x001000
+    assert modal([0x123456, 0x003456, 0x123456, 0x003456]) == 0x003456  # across buckets
     rng = np.random.default_rng(11)
     for case in range(200):
         keys = rng.integers(0, int(rng.choice([4, 300, 5000, 1 << 24])), int(rng.integers(1, 3000))).astype(np.uint32)
         values, counts = np.unique(keys, return_counts=True)
-        assert modal_key(keys) == int(values[np.argmax(counts)]), case
+        assert modal(keys) == int(values[np.argmax(counts)]), case
+
+
+def test_gather_region_takes_the_region_pixels_frame_by_frame_like_boolean_indexing():
+    from ssl_core.labels.sts import pattern_masks
+    from ssl_core.labels.sts_kernels import gather_region
+
+    keys = np.random.default_rng(3).integers(0, 1 << 24, (5, 16, 16)).astype(np.uint32)
+    out = np.full(keys.size, 7, np.uint32)
+    for pattern, masks in pattern_masks(16).items():
+        for region in masks:
+            n = gather_region(keys.reshape(5, -1), np.flatnonzero(region), out)
+            np.testing.assert_array_equal(out[:n], keys[:, region].ravel(), err_msg=f"pattern {pattern}")
 
 
 def test_the_strongest_field_falls_back_to_cartToPolar_when_the_sums_are_close():

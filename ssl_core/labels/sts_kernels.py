@@ -2,7 +2,9 @@
 
 Each kernel does the same arithmetic, in the same order, as the NumPy reference it replaces
 (``flow_derivatives`` and the sums over fields, ``colour_iou``, the modal triple and the
-colour-bin counts of ``dominant_colour``), so the labels stay bit-identical;
+colour-bin counts of ``dominant_colour``), so the labels stay bit-identical (the one
+exception, the per-field magnitude sums of ``boundary_sums``, is an approximation that only
+decides beyond a margin); large outputs are written into buffers the caller reuses;
 ``tests/test_sts_labels.py`` compares the two paths on seeded clips. ``cache=True`` keeps
 the compiled code beside this file: the first process compiles (about 2.5 s), later ones load it.
 """
@@ -16,11 +18,12 @@ LOW_MASK = (1 << HIGH_BITS) - 1
 
 
 @njit(cache=True)
-def modal_key(keys: np.ndarray) -> int:
+def modal_key(keys: np.ndarray, lows: np.ndarray) -> int:
     """The most frequent value of 24-bit ``keys`` (1-d, unsigned), the smallest on ties.
 
     Counting by the 12 high bits, then, bucket by bucket in ascending order, counting the 12
     low bits of the buckets that could still hold a more frequent key: O(n), no sort.
+    ``lows``: uint16 scratch of at least ``keys.size`` (the low bits sorted by bucket).
     """
     n = keys.size
     buckets = 1 << HIGH_BITS
@@ -31,7 +34,6 @@ def modal_key(keys: np.ndarray) -> int:
     for b in range(buckets):
         starts[b + 1] = starts[b] + sizes[b]
     fill = starts[:buckets].copy()
-    lows = np.empty(n, np.uint16)
     for i in range(n):
         b = keys[i] >> HIGH_BITS
         lows[fill[b]] = keys[i] & LOW_MASK
@@ -67,6 +69,7 @@ def boundary_sums(flow: np.ndarray, negate: bool):
     padded = np.empty((height + 2, width + 2))
     row_sums = np.empty((height, width + 2))
     col_sums = np.empty((height + 2, width))
+    magnitudes = np.empty(width)
     sign = -1.0 if negate else 1.0
     for k in range(count):
         for y in range(height):
@@ -84,27 +87,31 @@ def boundary_sums(flow: np.ndarray, negate: bool):
         for y in range(height + 2):
             for x in range(width):
                 col_sums[y, x] = (padded[y, x] + padded[y, x + 1]) + padded[y, x + 2]
-        total = 0.0
+        # the magnitudes go to a row buffer and are summed in four interleaved partial sums:
+        # one running sum would chain every add (the order only moves the approximation's
+        # last bits, far below GLOBAL_MARGIN)
+        partial = np.zeros(4)
         for y in range(height):
             for x in range(width):
                 gx = sign * (row_sums[y, x] - row_sums[y, x + 2])
                 gy = sign * (col_sums[y, x] - col_sums[y + 2, x])
                 sum_dx[y, x] += gx
                 sum_dy[y, x] += gy
-                total += np.sqrt(gx * gx + gy * gy)
-        field_sums[k] = total
+                magnitudes[x] = np.sqrt(gx * gx + gy * gy)
+            for x in range(width):
+                partial[x & 3] += magnitudes[x]
+        field_sums[k] = (partial[0] + partial[1]) + (partial[2] + partial[3])
     return sum_dx, sum_dy, field_sums
 
 
 @njit(cache=True)
-def region_histograms(rgb: np.ndarray, region_of: np.ndarray, num_regions: int):
-    """One pass over uint8 ``rgb`` ``(T, S, S, 3)``: per frame, region and channel the 256-bin
-    histogram (``region_of`` ``(S, S, K)`` lists the regions each pixel belongs to, -1: none,
-    so all patterns are counted at once), int32 ``(T, R, 3, 256)``; and the packed colour
-    keys ``B*65536 + G*256 + R`` of every pixel, uint32 ``(T, S, S)``."""
+def region_histograms(rgb: np.ndarray, region_of: np.ndarray, hist: np.ndarray, keys: np.ndarray) -> None:
+    """One pass over uint8 ``rgb`` ``(T, S, S, 3)``, filling ``hist`` int32 ``(T, R, 3, 256)``
+    with the 256-bin histogram of each frame, region and channel (``region_of`` ``(S, S, K)``
+    lists the regions each pixel belongs to, -1: none, so all patterns are counted at once)
+    and ``keys`` uint32 ``(T, S, S)`` with the packed colour keys ``B*65536 + G*256 + R``."""
     frames, size = rgb.shape[0], rgb.shape[1]
-    hist = np.zeros((frames, num_regions, 3, 256), np.int32)
-    keys = np.empty((frames, size, size), np.uint32)
+    hist[:] = 0
     for t in range(frames):
         for y in range(size):
             for x in range(size):
@@ -116,7 +123,18 @@ def region_histograms(rgb: np.ndarray, region_of: np.ndarray, num_regions: int):
                         hist[t, region, 0, red] += 1
                         hist[t, region, 1, green] += 1
                         hist[t, region, 2, blue] += 1
-    return hist, keys
+
+
+@njit(cache=True)
+def gather_region(keys: np.ndarray, pixels: np.ndarray, out: np.ndarray) -> int:
+    """Copy the keys ``(T, P)`` (P pixels per frame, row-major) of the pixels listed in
+    ``pixels`` (ascending flat indices) into ``out``, frame by frame: the order of
+    ``keys[:, mask].ravel()``; returns how many."""
+    count = pixels.size
+    for t in range(keys.shape[0]):
+        for i in range(count):
+            out[t * count + i] = keys[t, pixels[i]]
+    return keys.shape[0] * count
 
 
 @njit(cache=True)
