@@ -63,11 +63,7 @@ def kendall_tau_b(x, y) -> float:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
         raise ValueError(f"kendall_tau_b needs two 1-d sequences of the same length >= 2, got shapes {x.shape}, {y.shape}")
-    i, j = np.triu_indices(len(x), k=1)
-    sx, sy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
-    n0 = len(i)
-    denominator = np.sqrt(float(n0 - np.count_nonzero(sx == 0)) * float(n0 - np.count_nonzero(sy == 0)))
-    return float(np.sum(sx * sy) / denominator) if denominator else float("nan")
+    return float(_tau_b_rows(x, y[None, :])[0])
 
 
 EXACT_TAU_MAX_N = 8  # 8! = 40,320 orderings: exact; longer tables: seeded permutations
@@ -98,11 +94,12 @@ def kendall_tau_p_value(x, y, seed: int = 0) -> float:
 
 
 def _tau_b_rows(x: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Kendall's tau-b of ``x`` against each row of ``ys`` (vectorised :func:`kendall_tau_b`)."""
+    """Kendall's tau-b of ``x`` against each row of ``ys`` (NaN for a row where either is constant)."""
     i, j = np.triu_indices(len(x), k=1)
     sx = np.sign(x[i] - x[j])
     sy = np.sign(ys[:, i] - ys[:, j])
     n0 = len(i)
     denominator = np.sqrt(float(n0 - np.count_nonzero(sx == 0)) * (n0 - np.count_nonzero(sy == 0, axis=1)).astype(float))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (sy * sx).sum(axis=1) / denominator
+        taus = (sy * sx).sum(axis=1) / denominator
+    return np.where(denominator > 0, taus, np.nan)
