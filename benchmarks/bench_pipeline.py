@@ -9,7 +9,13 @@ status-file times).
 The label config is the clip of the ``default`` preset (``--paper``: 16 frames, stride 1,
 128x171, crop 112).
 
-    python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2] [--repeats 1]
+``--pin`` confines each run, Ray's own processes included (driver, GCS, raylet, workers), to
+as many cores as it has Ray CPUs (``sched_setaffinity``, inherited by every process Ray
+starts), so a 1-CPU run is a 1-core machine. Without it a run with fewer Ray CPUs than the
+machine has cores lends Ray's own processes the idle cores, which the 1-CPU baseline gets
+and the 2-CPU run on 2 cores does not.
+
+    python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2] [--repeats 1] [--pin]
 """
 from __future__ import annotations
 
@@ -41,8 +47,12 @@ def count_rows(store: Path, folder: str) -> int:
     return sum(pq.ParquetFile(path).metadata.num_rows for path in sorted((store / folder).glob("*.parquet")))
 
 
-def run_once(dataset: Path, config: LabelPipelineConfig, cpus: int) -> dict[str, float]:
-    """One fresh run on a fresh Ray with ``cpus`` CPUs: seconds and counts."""
+def run_once(dataset: Path, config: LabelPipelineConfig, cpus: int, pin: bool = False) -> dict[str, float]:
+    """One fresh run on a fresh Ray with ``cpus`` CPUs: seconds and counts. ``pin``: every
+    process of the run on the first ``cpus`` cores of this process's affinity (all, if fewer)."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if pin:  # more CPUs than cores (simulated workers): all the cores
+        os.sched_setaffinity(0, allowed[:cpus])
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as out:
@@ -56,6 +66,7 @@ def run_once(dataset: Path, config: LabelPipelineConfig, cpus: int) -> dict[str,
                     "first_shard": done[0] - wall_start, "steady": (len(done) - 1) / max(done[-1] - done[0], 1e-9)}
     finally:
         ray.shutdown()
+        os.sched_setaffinity(0, allowed)
 
 
 def main() -> None:
@@ -64,16 +75,17 @@ def main() -> None:
     parser.add_argument("--paper", action="store_true", help="paper-size labels: 16 frames, stride 1, 128x171, crop 112")
     parser.add_argument("--cpus", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=1, help="runs per CPU count; the fastest is shown")
+    parser.add_argument("--pin", action="store_true", help="confine each run, Ray's processes included, to as many cores as CPUs")
     args = parser.parse_args()
 
     dataset = ensure_datasets(DataConfig(data_dir=args.data_dir, synth=preset("default").data.synth), ["ucf"])["ucf"]
     config = label_config(args.paper)
     print(f"dataset {dataset} | labels {to_dict(config)}")
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, OMP_NUM_THREADS="
-          f"{os.environ.get('OMP_NUM_THREADS', '-')}")
+          f"{os.environ.get('OMP_NUM_THREADS', '-')}, {'pinned: each run on as many cores as CPUs' if args.pin else 'not pinned'}")
     results = {}
     for cpus in args.cpus:
-        r = results[cpus] = min((run_once(dataset, config, cpus) for _ in range(args.repeats)), key=lambda x: x["seconds"])
+        r = results[cpus] = min((run_once(dataset, config, cpus, args.pin) for _ in range(args.repeats)), key=lambda x: x["seconds"])
         print(f"{cpus} CPU: {r['seconds']:6.1f} s  {r['videos'] / r['seconds']:7.2f} videos/s  "
               f"{r['pairs'] / r['seconds']:8.1f} flow pairs/s  {r['clips'] / r['seconds']:8.1f} clips/s  "
               f"| first shard after {r['first_shard']:.1f} s, then {r['steady'] * config.shard_size:.1f} videos/s")

@@ -114,19 +114,16 @@ def pending_trials(configs: dict, study_dir: Path) -> list[tuple[str, int]]:
             if completed_summary(study_dir, trial_key(arm, seed), config_hash(config)) is None]
 
 
-def resume_points(storage: str, configs: dict, pending) -> dict[str, list[str]]:
-    """Checkpoint URIs (newest first) an earlier run left for each pending trial; warns about
-    recorded checkpoints that have gone and says where each trial continues."""
+def announce_resume_points(storage: str, configs: dict, pending) -> None:
+    """Say where each pending trial continues (its newest checkpoint of an earlier run, which
+    the trial itself looks up when it starts), and warn about recorded checkpoints that have gone."""
     hashes = {trial_key(arm, seed): config_hash(configs[(arm, seed)]) for arm, seed in pending}
-    points = {}
     for key, found in sorted(find_checkpoints(storage, hashes).items()):
         if found.missing:
             where = f"continues from epoch {found.found[0][0]}" if found.found else "starts again from scratch"
             print(f"warning: {key}: recorded checkpoint(s) gone: {', '.join(found.missing)}; it {where}", file=sys.stderr)
         if found.found:
-            points[key] = [uri for _, uri in found.found]
             print(f"{key}: continues after epoch {found.found[0][0]}")
-    return points
 
 
 def run_tuner(study: Study, configs: dict, study_dir: Path, declaration: dict, args) -> int:
@@ -150,9 +147,9 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, declaration: dict, a
         pending = pending_trials(configs, study_dir) if study.search is None else []
         if study.search is None:
             print(f"{study.name}: {len(pending)} of {len(configs)} trials to run")
+        announce_resume_points(storage, configs, pending)
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, configs=prepared, declared=configs, study_dir=str(study_dir), storage_path=storage,
-                                 resume_from=resume_points(storage, configs, pending)),
+            tune.with_parameters(run_trial, configs=prepared, declared=configs, study_dir=str(study_dir), storage_path=storage),
             trial_function_resources(configs),
         )
         results = [result for tuner in _tuners(study, configs, study_dir, storage, trainable, pending, args)

@@ -19,7 +19,7 @@ import ray
 import torch
 from ray import tune
 
-from ray_jobs.checkpoints import META_FILE, STATE_FILE
+from ray_jobs.checkpoints import META_FILE, STATE_FILE, find_checkpoints
 from ssl_core.config import config_hash, to_dict
 from ssl_core import experiment
 from ssl_core.experiment import TrialConfig, build_trial_method, load_trial_data, pretrain_here, pretrain_trial, with_factors
@@ -135,13 +135,26 @@ def _pretrainer(config: TrialConfig, name: str, storage_path: str):
     return lambda config, pretrain_data, state, on_epoch_end, device: pretrain_with_torch_trainer(config, name, storage_path)
 
 
-def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str,
-              resume_from: dict | None = None) -> None:
+def starting_state(tune_checkpoint, storage_path: str, key: str, declared_hash: str) -> tuple[dict | None, str | None, list[str]]:
+    """Where a trial starts: ``(state, uri it came from, unreadable checkpoints)``.
+
+    Tune's own checkpoint when it has one; otherwise the newest loadable checkpoint of the same
+    trial (key and declared config hash) on storage, looked up now. That covers an earlier run
+    of the study, and also a retry in this run whose last checkpoint reached storage but not
+    Tune: a trial killed with its node between the upload and the driver's receipt of the
+    report is otherwise restarted from scratch (seen in CI). ``(None, None, [])`` without any."""
+    state = _load_state(tune_checkpoint)
+    if state is not None:
+        return state, None, []
+    found = find_checkpoints(storage_path, {key: declared_hash}).get(key)
+    return _resume_state([uri for _, uri in found.found] if found else [])
+
+
+def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str) -> None:
     """Tune function trainable. ``configs[(arm, seed)]`` is the validated TrialConfig, ready to
     run (absolute paths, label stores); ``declared[(arm, seed)]`` the config as declared, whose
-    hash identifies the trial wherever the study directory or the checkout is;
-    ``resume_from[key]`` the checkpoints an earlier run left (URIs, newest first), used when
-    Tune has none of its own for this trial."""
+    hash identifies the trial wherever the study directory or the checkout is. It starts from
+    its newest checkpoint (``starting_state``)."""
     spec = tune_config.get("trial", tune_config)
     arm, seed = spec["arm"], int(spec["seed"])
     searched = tune_config.get("search", {})
@@ -158,9 +171,7 @@ def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, 
     if finished is not None:  # completed before an interruption Tune had not yet recorded: do not run it again
         tune.report({**finished["metrics"], **identity, "done": True, "seconds": finished.get("seconds", 0.0)})
         return
-    state, resumed_from, unreadable = _load_state(tune.get_checkpoint()), None, []
-    if state is None and (resume_from or {}).get(key):
-        state, resumed_from, unreadable = _resume_state(resume_from[key])
+    state, resumed_from, unreadable = starting_state(tune.get_checkpoint(), storage_path, key, identity["config_hash"])
     _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
                              "resumed_from": resumed_from, "unreadable_checkpoints": unreadable,
                              "node_id": ray.get_runtime_context().get_node_id()})

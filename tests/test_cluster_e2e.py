@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -140,21 +141,21 @@ def fake_cluster(tmp_path):
 
 
 def pretraining_trial_on(study_dir: Path, node_id: str) -> dict | None:
-    """An attempt of a pretraining trial on ``node_id`` that has written a checkpoint to storage
-    and not finished, if any. Checkpoints are found by the key in their ``meta.json`` (uploaded
-    with each checkpoint), as resume finds them; the trial dir's ``config.json`` is a trial
-    artifact that reaches storage only when the trial ends."""
+    """An attempt of a pretraining trial on ``node_id`` that has uploaded two checkpoints to
+    storage (so the first is complete) and not finished, if any. Checkpoints are found by the
+    key in their ``meta.json`` (uploaded with each checkpoint), as resume finds them; the trial
+    dir's ``config.json`` is a trial artifact that reaches storage only when the trial ends."""
     path = study_dir / "attempts.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
-    checkpointed = set()
+    checkpoints = Counter()
     for meta in study_dir.glob("tune/*/checkpoint_*/meta.json"):
         try:
-            checkpointed.add(json.loads(meta.read_text())["key"])
+            checkpoints[json.loads(meta.read_text())["key"]] += 1
         except (OSError, ValueError, KeyError):
             continue  # being written
     for attempt in (json.loads(line) for line in lines):
         running = not (study_dir / "trials" / attempt["key"] / "trial_summary.json").exists()
-        if running and attempt["node_id"] == node_id and attempt["arm"] == "rotation" and attempt["key"] in checkpointed:
+        if running and attempt["node_id"] == node_id and attempt["arm"] == "rotation" and checkpoints[attempt["key"]] >= 2:
             return attempt
     return None
 

@@ -170,3 +170,48 @@ def test_errored_trials_are_counted_as_missing_and_resume_past_a_deleted_checkpo
     ran = len(attempts(study_dir))
     assert run_study_cli(study, args + ["--resume"]) == 0
     assert "tiny: 4 of 4 trials completed" in capsys.readouterr().out and len(attempts(study_dir)) == ran
+
+
+def _checkpoint_on_storage(trial_dir: Path, epoch: int, key: str, declared_hash: str) -> Path:
+    """A checkpoint of ``epoch`` as a trial uploads it (``_report_with_state``, copied to storage)."""
+    import shutil
+
+    from ray_jobs.trial import _report_with_state
+
+    target = trial_dir / f"checkpoint_{epoch - 1:06d}"
+
+    def report(metrics, checkpoint):
+        shutil.copytree(checkpoint.path, target)
+
+    _report_with_state(report, {"epoch": epoch}, {"epoch": epoch, "weights": [epoch]},
+                       {"key": key, "config_hash": declared_hash})
+    return target
+
+
+def test_a_retried_trial_starts_from_its_newest_checkpoint_on_storage_when_tune_has_none(tmp_path):
+    """The CI failure of stop 18: a trial killed with its node after uploading a checkpoint but
+    before the driver received the report is retried without a Tune checkpoint. It continues
+    from the newest readable checkpoint of the same key and config hash on storage; Tune's own
+    checkpoint, when there is one, comes first."""
+    from ray import tune
+
+    from ray_jobs.trial import starting_state
+
+    storage = tmp_path / "study"
+    trial_dir = storage / "tune" / "run_trial_abc_00000"
+    paths = {epoch: _checkpoint_on_storage(trial_dir, epoch, "rotation__seed0", "h1") for epoch in (1, 2, 3)}
+    _checkpoint_on_storage(storage / "tune" / "run_trial_abc_00001", 5, "rotation__seed1", "h1")  # another trial
+    _checkpoint_on_storage(storage / "tune_old" / "run_trial_xyz_00000", 4, "rotation__seed0", "h0")  # another config
+
+    state, uri, unreadable = starting_state(None, str(storage), "rotation__seed0", "h1")
+    assert (state["epoch"], uri, unreadable) == (3, str(paths[3]), [])
+
+    (paths[3] / "state.pt").write_bytes(b"cut off by a kill")
+    state, uri, unreadable = starting_state(None, str(storage), "rotation__seed0", "h1")
+    assert (state["epoch"], uri) == (2, str(paths[2]))
+    assert len(unreadable) == 1 and unreadable[0].startswith(str(paths[3]))
+
+    state, uri, unreadable = starting_state(tune.Checkpoint(str(paths[1])), str(storage), "rotation__seed0", "h1")
+    assert (state["epoch"], uri, unreadable) == (1, None, [])
+    assert starting_state(None, str(storage), "rotation__seed0", "h2") == (None, None, [])
+    assert starting_state(None, str(tmp_path / "nowhere"), "rotation__seed0", "h1") == (None, None, [])
