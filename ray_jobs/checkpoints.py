@@ -7,7 +7,8 @@ resume. Instead every run starts a fresh Tuner over the trials that have no summ
 each of them continues from the newest checkpoint of the same trial (same key, same declared
 config hash) found under the storage path by this module.
 
-Layout read: ``<storage>/tune*/<trial dir>/checkpoint_*/{state.pt, meta.json}``
+Layout read: ``<storage>/tune*/<trial dir>/checkpoint_*/{state.pt, meta.json}``, and for a
+multi-worker trial its TorchTrainer run folder ``<storage>/train_<key>_<hash>/checkpoint_*``
 (``meta.json``: the epoch, the trial's key and declared config hash, written by
 ``ray_jobs.trial``); for checkpoints without them, the trial dir's ``config.json`` and Tune's
 ``result.json``, whose ``checkpoint_dir_name`` lines also say which checkpoints a run
@@ -80,6 +81,34 @@ def _recorded_epochs(filesystem, trial_dir: str) -> dict[str, int]:
     return recorded
 
 
+def _usable_checkpoints(filesystem, folder: str, prefix: str, expected_hashes: dict[str, str],
+                        identity: dict | None = None, recorded: dict[str, int] | None = None) -> list[tuple[str, int, str]]:
+    """``(key, epoch, uri)`` of each ``checkpoint_*`` directly in ``folder`` whose trial key and
+    declared config hash (its ``meta.json``, else the folder's ``identity``) are expected, whose
+    epoch is known (``meta.json``, else the ``recorded`` result line) and whose state is not empty."""
+    identity, recorded, usable = identity or {}, recorded or {}, []
+    for entry in _children(filesystem, folder):
+        if entry.type != pafs.FileType.Directory or not entry.base_name.startswith("checkpoint_"):
+            continue
+        meta = _json(filesystem, f"{entry.path}/{META_FILE}") or {}
+        key, config = meta.get("key", identity.get("key")), meta.get("config_hash", identity.get("config_hash"))
+        epoch = meta.get("epoch", recorded.get(entry.base_name))  # checkpoints before meta.json: their result line
+        state = filesystem.get_file_info(f"{entry.path}/{STATE_FILE}")
+        if (key is not None and expected_hashes.get(key) == config and epoch is not None
+                and state.type == pafs.FileType.File and state.size):
+            usable.append((key, int(epoch), prefix + entry.path))
+    return usable
+
+
+def run_folder_checkpoints(folder: str, key: str, declared_hash: str) -> list[str]:
+    """URIs, newest epoch first, of the usable checkpoints of trial ``key`` (with
+    ``declared_hash``) directly in one run folder: a multi-worker trial's TorchTrainer run
+    (``<storage>/train_<key>_<hash>/checkpoint_*``)."""
+    filesystem, root, prefix = _filesystem(folder)
+    found = _usable_checkpoints(filesystem, root, prefix, {key: declared_hash})
+    return [uri for _, _, uri in sorted(found, key=lambda item: item[1], reverse=True)]
+
+
 def find_checkpoints(storage: str, expected_hashes: dict[str, str]) -> dict[str, TrialCheckpoints]:
     """For every trial key in ``expected_hashes`` (key -> declared config hash) with checkpoints
     under ``storage``: the usable ones (``state.pt`` present, epoch known), newest epoch
@@ -97,16 +126,8 @@ def find_checkpoints(storage: str, expected_hashes: dict[str, str]) -> dict[str,
             # now and then, its checkpoints at once: each checkpoint's meta.json names its trial
             identity = _json(filesystem, f"{trial_dir.path}/{CONFIG_FILE}") or {}
             recorded = _recorded_epochs(filesystem, trial_dir.path)
-            for entry in _children(filesystem, trial_dir.path):
-                if entry.type != pafs.FileType.Directory or not entry.base_name.startswith("checkpoint_"):
-                    continue
-                meta = _json(filesystem, f"{entry.path}/{META_FILE}") or {}
-                key, config = meta.get("key", identity.get("key")), meta.get("config_hash", identity.get("config_hash"))
-                epoch = meta.get("epoch", recorded.get(entry.base_name))  # checkpoints before meta.json: their result line
-                state = filesystem.get_file_info(f"{entry.path}/{STATE_FILE}")
-                if (key is not None and expected_hashes.get(key) == config and epoch is not None
-                        and state.type == pafs.FileType.File and state.size):
-                    trials.setdefault(key, TrialCheckpoints()).found.append((int(epoch), prefix + entry.path))
+            for key, epoch, uri in _usable_checkpoints(filesystem, trial_dir.path, prefix, expected_hashes, identity, recorded):
+                trials.setdefault(key, TrialCheckpoints()).found.append((epoch, uri))
             if identity.get("key") and expected_hashes.get(identity["key"]) == identity.get("config_hash"):
                 recorded_by_key.setdefault(identity["key"], []).extend(
                     (epoch, f"{prefix}{trial_dir.path}/{name}") for name, epoch in recorded.items())

@@ -19,7 +19,7 @@ import ray
 import torch
 from ray import tune
 
-from ray_jobs.checkpoints import META_FILE, STATE_FILE, find_checkpoints
+from ray_jobs.checkpoints import META_FILE, STATE_FILE, find_checkpoints, run_folder_checkpoints
 from ssl_core.config import config_hash, to_dict
 from ssl_core import experiment
 from ssl_core.experiment import TrialConfig, build_trial_method, load_trial_data, pretrain_here, pretrain_trial, with_factors
@@ -91,30 +91,61 @@ def _epoch_reporter(report, is_rank_zero: bool = True, identity: dict | None = N
     return on_epoch_end
 
 
+def _worker_starting_state(train_checkpoint, run_folder: str, identity: dict, rank: int) -> tuple[dict | None, str | None, list[str]]:
+    """``starting_state`` for the DDP workers of one run, the same on every rank: Ray Train's
+    checkpoint when it has one (it restores the latest it registered, also in a later run of
+    the same run folder); otherwise the newest loadable one in the run folder, chosen by rank 0
+    and broadcast (a checkpoint uploaded before a kill may never have been registered)."""
+    import torch.distributed as dist
+
+    state = _load_state(train_checkpoint)
+    if state is not None:
+        return state, None, []
+    uri, unreadable = None, []
+    if rank == 0:
+        state, uri, unreadable = _resume_state(run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
+    if dist.is_available() and dist.is_initialized():
+        chosen = [uri]
+        dist.broadcast_object_list(chosen, src=0)
+        uri = chosen[0]
+    if rank != 0 and uri is not None:
+        state = _load_state(tune.Checkpoint(uri))
+    return state, uri, unreadable
+
+
 def train_loop_per_worker(loop_config: dict) -> None:
-    """TorchTrainer worker: the same loop under DDP; rank 0 passes the checkpoint."""
+    """TorchTrainer worker: the same loop under DDP; rank 0 passes the checkpoint and logs the attempt."""
     import ray.train
 
     config: TrialConfig = loop_config["trial_config"]
-    context = ray.train.get_context()
+    identity = loop_config["identity"]
+    rank = ray.train.get_context().get_world_rank()
     torch.set_num_threads(max(1, int(config.resources.cpus_per_worker)))
     pretrain_data, _ = load_trial_data(config)
-    state = _load_state(ray.train.get_checkpoint())
+    state, resumed_from, unreadable = _worker_starting_state(ray.train.get_checkpoint(), loop_config["run_folder"], identity, rank)
+    if rank == 0:
+        _log_attempt(loop_config["study_dir"], {**identity, "start_epoch": int(state["epoch"]) if state else 0,
+                                                "resumed_from": resumed_from, "unreadable_checkpoints": unreadable,
+                                                "node_id": ray.get_runtime_context().get_node_id(), "workers": config.resources.num_workers})
     device = ray.train.torch.get_device() if config.resources.use_gpu else "cpu"
-    reporter = _epoch_reporter(ray.train.report, context.get_world_rank() == 0)
+    reporter = _epoch_reporter(ray.train.report, rank == 0, identity)
     pretrain_trial(config, pretrain_data, state, reporter, device)
 
 
-def pretrain_with_torch_trainer(config: TrialConfig, name: str, storage_path: str):
-    """DDP path: ``num_workers`` TorchTrainer workers; returns the backbone of the final checkpoint."""
+def pretrain_with_torch_trainer(config: TrialConfig, identity: dict, study_dir: str, storage_path: str):
+    """DDP path: ``num_workers`` TorchTrainer workers in the run folder ``train_run_name(identity)``
+    under ``storage_path``; returns the backbone of the newest checkpoint there (the final
+    epoch's; Ray Train's own result can be an older one when the run resumed at the end)."""
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
     resources = config.resources
+    name = train_run_name(identity)
+    run_folder = f"{storage_path.rstrip('/')}/{name}"
     trainer = TorchTrainer(
         train_loop_per_worker,
-        train_loop_config={"trial_config": config},
+        train_loop_config={"trial_config": config, "identity": identity, "study_dir": study_dir, "run_folder": run_folder},
         scaling_config=ScalingConfig(num_workers=resources.num_workers, use_gpu=resources.use_gpu,
                                      resources_per_worker={"CPU": resources.cpus_per_worker}),
         run_config=RunConfig(name=name, storage_path=storage_path, callbacks=[TuneReportCallback()],
@@ -122,17 +153,29 @@ def pretrain_with_torch_trainer(config: TrialConfig, name: str, storage_path: st
                              failure_config=FailureConfig(max_failures=2, controller_failure_limit=3)),
     )
     result = trainer.fit()
-    state = _load_state(result.checkpoint)
+    state, _, _ = _resume_state(run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
+    state = state if state is not None else _load_state(result.checkpoint)
     method = build_trial_method(config)
     method.load_state_dict(selected_weights(state))
     return method.backbone, dict(state.get("metrics", {}))
 
 
-def _pretrainer(config: TrialConfig, name: str, storage_path: str):
-    """In this process for one worker; ``num_workers`` TorchTrainer workers (DDP) otherwise."""
+def train_run_name(identity: dict) -> str:
+    """The TorchTrainer run folder of a multi-worker trial: its key (arm, seed, and the sample's
+    trial id in a search) and declared config hash. Ray Train restores a run of the same name
+    and storage from that folder's latest checkpoint, so the name must belong to exactly one
+    trial: a search's samples or another study's same-named arm on a shared storage path
+    would otherwise continue from each other's weights."""
+    return f"train_{identity['key']}_{identity['config_hash']}"
+
+
+def _pretrainer(config: TrialConfig, identity: dict, study_dir: str, storage_path: str):
+    """In this process for one worker; ``num_workers`` TorchTrainer workers (DDP) otherwise,
+    which find their own starting state."""
     if config.resources.num_workers == 1:
         return pretrain_here
-    return lambda config, pretrain_data, state, on_epoch_end, device: pretrain_with_torch_trainer(config, name, storage_path)
+    return lambda config, pretrain_data, state, on_epoch_end, device: pretrain_with_torch_trainer(
+        config, identity, study_dir, storage_path)
 
 
 def starting_state(tune_checkpoint, storage_path: str, key: str, declared_hash: str) -> tuple[dict | None, str | None, list[str]]:
@@ -171,14 +214,16 @@ def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, 
     if finished is not None:  # completed before an interruption Tune had not yet recorded: do not run it again
         tune.report({**finished["metrics"], **identity, "done": True, "seconds": finished.get("seconds", 0.0)})
         return
-    state, resumed_from, unreadable = starting_state(tune.get_checkpoint(), storage_path, key, identity["config_hash"])
-    _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
-                             "resumed_from": resumed_from, "unreadable_checkpoints": unreadable,
-                             "node_id": ray.get_runtime_context().get_node_id()})
+    state = None
+    if config.resources.num_workers == 1:  # DDP workers find and log their own start
+        state, resumed_from, unreadable = starting_state(tune.get_checkpoint(), storage_path, key, identity["config_hash"])
+        _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
+                                 "resumed_from": resumed_from, "unreadable_checkpoints": unreadable,
+                                 "node_id": ray.get_runtime_context().get_node_id()})
     started = time.perf_counter()
     outcome = experiment.run_trial(config, state=state, on_epoch_end=_epoch_reporter(tune.report, identity=identity),
                                    backbone_dir=trial_dir / "backbone", backbone_extra=identity,
-                                   pretrainer=_pretrainer(config, f"train_{arm}_seed{seed}", storage_path))
+                                   pretrainer=_pretrainer(config, identity, study_dir, storage_path))
     tune.report({**outcome.metrics, **identity, "done": True, "seconds": time.perf_counter() - started})
 
 

@@ -215,3 +215,16 @@ def test_a_retried_trial_starts_from_its_newest_checkpoint_on_storage_when_tune_
     assert (state["epoch"], uri, unreadable) == (1, None, [])
     assert starting_state(None, str(storage), "rotation__seed0", "h2") == (None, None, [])
     assert starting_state(None, str(tmp_path / "nowhere"), "rotation__seed0", "h1") == (None, None, [])
+
+
+def test_run_folder_checkpoints_are_the_trials_own_newest_first(tmp_path):
+    """A multi-worker trial's TorchTrainer run folder: its checkpoints of the same key and hash,
+    newest epoch first (folder names are timestamps, not epochs); empty or foreign ones left out."""
+    from ray_jobs.checkpoints import run_folder_checkpoints
+
+    folder = tmp_path / "train_rotation_ddp__seed0_h1"
+    made = {epoch: _checkpoint_on_storage(folder, epoch, "rotation_ddp__seed0", "h1") for epoch in (2, 1, 3)}
+    _checkpoint_on_storage(folder, 9, "rotation_ddp__seed1", "h1")
+    (made[3] / "state.pt").write_bytes(b"")
+    assert run_folder_checkpoints(str(folder), "rotation_ddp__seed0", "h1") == [str(made[2]), str(made[1])]
+    assert run_folder_checkpoints(str(tmp_path / "none"), "rotation_ddp__seed0", "h1") == []

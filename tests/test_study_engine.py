@@ -221,13 +221,63 @@ def test_multi_worker_trial_runs_ddp_through_torch_trainer(data_dir, tmp_path):
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--seeds", "1", "--quiet"]) == 0
     summary = summaries(tmp_path / "tiny")[("rotation_ddp", 0)]
     assert {"pretext/acc", "pretext/loss", "knn/ucf/top1", "pretext/selected_epoch"} <= set(summary["metrics"])
-    checkpoints = sorted(p for p in (tmp_path / "tiny").glob("train_rotation_ddp_seed0/checkpoint_*") if p.is_dir())  # TorchTrainer's run dir
+    checkpoints = sorted(p for p in (tmp_path / "tiny").glob("train_rotation_ddp__seed0_*/checkpoint_*") if p.is_dir())  # TorchTrainer's run dir
     assert checkpoints
     state = torch.load(checkpoints[-1] / "state.pt", weights_only=True)
     assert state["best"]["epoch"] == summary["metrics"]["pretext/selected_epoch"]
     backbone, _ = load_backbone(next((tmp_path / "tiny").rglob("backbone/backbone.pt")).parent)
     for name, value in backbone.state_dict().items():
         assert torch.equal(value, state["best"]["model"]["backbone." + name]), name
+
+
+def test_a_killed_and_moved_multi_worker_trial_continues_from_its_checkpoint_to_the_same_result(data_dir, tmp_path):
+    """A DDP trial (Ray Train keeps its checkpoints in the run folder ``train_<key>_<hash>``)
+    killed with the study's process group after two checkpoints, the study moved and resumed:
+    Ray Train restores its latest registered checkpoint, so the resumed run writes no second
+    epoch-1 checkpoint, and the metrics equal those of an uninterrupted run."""
+    command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "8", "--ddp", "--preset", "smoke", "--seeds", "1", "--quiet"]
+    old_dir, new_dir = tmp_path / "old/tiny", tmp_path / "new/tiny"
+    process = subprocess.Popen(command + ["--out", str(tmp_path / "old")], start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(old_dir.glob("train_*/checkpoint_*/meta.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not summaries(old_dir), "the trial finished before the kill"
+    shutil.move(tmp_path / "old", tmp_path / "new")
+    result = subprocess.run(command + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = sorted(json.loads(meta.read_text())["epoch"] for meta in new_dir.glob("train_*/checkpoint_*/meta.json"))
+    assert epochs.count(1) == 1 and epochs[-1] == 8, f"the trial started again from scratch: checkpoints of epochs {epochs}"
+    assert attempts(new_dir)[-1]["start_epoch"] >= 2 and attempts(new_dir)[-1]["workers"] == 2
+    uninterrupted = subprocess.run(command + ["--out", str(tmp_path / "whole")], capture_output=True, text=True, timeout=400)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
+
+    def comparable(study_dir):
+        return {k: v for k, v in summaries(study_dir)[("rotation_ddp", 0)]["metrics"].items() if not k.endswith("clips_per_s")}
+
+    assert comparable(new_dir) == comparable(tmp_path / "whole/tiny")
+
+
+def test_each_multi_worker_search_sample_trains_its_own_weights(data_dir, tmp_path):
+    """Two DDP samples of a search, one after the other. Ray Train resumes a run of the same
+    name and storage from its latest checkpoint; when every sample of an arm shared one run
+    folder, the second sample restored the first one's final checkpoint, trained no epoch at
+    its own learning rate, and reported the first sample's metrics as its own."""
+    from dataclasses import replace
+
+    from ssl_core.study import Search
+
+    arms = (Arm("rotation_ddp", {"method.name": "rotation", "resources.num_workers": 2, "resources.cpus_per_worker": 0.5}),)
+    search = Search(params={"pretrain.lr": ("loguniform", 0.01, 0.2)}, metric="knn/ucf/top1", num_samples=2)
+    study = replace(tiny_study(data_dir, epochs=1, arms=arms), search=search)
+    assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--quiet", "--max-concurrent", "1"]) == 0
+    found = [json.loads(p.read_text()) for p in (tmp_path / "tiny/trials").glob("rotation_ddp__*/trial_summary.json")]
+    assert len(found) == 2 and found[0]["factors"]["pretrain.lr"] != found[1]["factors"]["pretrain.lr"]
+    trained = [json.loads(meta.read_text()) for meta in (tmp_path / "tiny").glob("train_*/checkpoint_*/meta.json")]
+    assert sorted(m["epoch"] for m in trained) == [1, 1], "each sample trains its one epoch in a run folder of its own"
+    assert found[0]["metrics"]["pretext/loss"] != found[1]["metrics"]["pretext/loss"]
 
 
 def test_sts_study_runs_the_label_pipeline_once_and_trains_from_its_store(data_dir, tmp_path):

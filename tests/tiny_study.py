@@ -20,6 +20,7 @@ def tiny_preset(data_dir: str, epochs: int = 3):
 
 SCRATCH = Arm("scratch", {"method.name": "scratch"})
 ROTATION = Arm("rotation", {"method.name": "rotation"})
+ROTATION_DDP = Arm("rotation_ddp", {"method.name": "rotation", "resources.num_workers": 2, "resources.cpus_per_worker": 0.5})
 
 
 def tiny_study(data_dir: str, epochs: int = 3, arms=None, name="tiny") -> Study:
@@ -32,9 +33,12 @@ def tiny_study(data_dir: str, epochs: int = 3, arms=None, name="tiny") -> Study:
     )
 
 
+ARM_CHOICES = {"--pretraining-first": (ROTATION, SCRATCH), "--ddp": (ROTATION_DDP,)}
+
 if __name__ == "__main__":
-    # tiny_study.py DATA_DIR EPOCHS [--pretraining-first] CLI_ARGS...: with --pretraining-first
-    # the rotation trials are declared (and so started) before the scratch ones
+    # tiny_study.py DATA_DIR EPOCHS [--pretraining-first | --ddp] CLI_ARGS...: with
+    # --pretraining-first the rotation trials are declared (and so started) before the scratch
+    # ones; with --ddp the one arm is a two-worker DDP rotation
     data_dir, epochs, cli = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-    arms = (ROTATION, SCRATCH) if cli[:1] == ["--pretraining-first"] else None
+    arms = ARM_CHOICES.get(cli[0]) if cli else None
     sys.exit(run_study_cli(tiny_study(data_dir, epochs, arms), cli[1:] if arms else cli))
