@@ -215,7 +215,7 @@ def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, 
         tune.report({**finished["metrics"], **identity, "done": True, "seconds": finished.get("seconds", 0.0)})
         return
     state = None
-    if config.resources.num_workers == 1:  # DDP workers find and log their own start
+    if not (config.pretrains and config.resources.num_workers > 1):  # DDP workers find and log their own start
         state, resumed_from, unreadable = starting_state(tune.get_checkpoint(), storage_path, key, identity["config_hash"])
         _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
                                  "resumed_from": resumed_from, "unreadable_checkpoints": unreadable,

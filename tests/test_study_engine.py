@@ -212,20 +212,27 @@ def test_search_bounds_are_validated_before_ray(data_dir, tmp_path, capsys):
 
 
 def test_multi_worker_trial_runs_ddp_through_torch_trainer(data_dir, tmp_path):
-    """Two DDP workers, with best-pretext selection: the evaluated backbone is the selected epoch's."""
+    """Two DDP workers, with best-pretext selection: the evaluated backbone is the selected epoch's.
+    Each trial writes one attempt line: the DDP one from its rank 0, the scratch one (declared
+    with two workers, nothing to pretrain) from the Tune function."""
     from ssl_core.checkpoint import load_backbone
 
     arms = (Arm("rotation_ddp", {"method.name": "rotation", "resources.num_workers": 2, "resources.cpus_per_worker": 0.5,
-                                 "pretrain.select": "best_pretext", "pretrain.select_videos": 4}),)
+                                 "pretrain.select": "best_pretext", "pretrain.select_videos": 4}),
+            Arm("scratch_ddp", {"method.name": "scratch", "resources.num_workers": 2, "resources.cpus_per_worker": 0.5}))
     study = tiny_study(data_dir, epochs=2, arms=arms)
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path), "--seeds", "1", "--quiet"]) == 0
+    logged = attempts(tmp_path / "tiny")
+    assert sorted(a["key"] for a in logged) == ["rotation_ddp__seed0", "scratch_ddp__seed0"]
+    assert [a.get("workers") for a in logged if a["arm"] == "rotation_ddp"] == [2]
     summary = summaries(tmp_path / "tiny")[("rotation_ddp", 0)]
     assert {"pretext/acc", "pretext/loss", "knn/ucf/top1", "pretext/selected_epoch"} <= set(summary["metrics"])
     checkpoints = sorted(p for p in (tmp_path / "tiny").glob("train_rotation_ddp__seed0_*/checkpoint_*") if p.is_dir())  # TorchTrainer's run dir
     assert checkpoints
     state = torch.load(checkpoints[-1] / "state.pt", weights_only=True)
     assert state["best"]["epoch"] == summary["metrics"]["pretext/selected_epoch"]
-    backbone, _ = load_backbone(next((tmp_path / "tiny").rglob("backbone/backbone.pt")).parent)
+    backbone, _ = load_backbone(next(path.parent for path in (tmp_path / "tiny").rglob("backbone/backbone.json")
+                                     if json.loads(path.read_text())["extra"]["arm"] == "rotation_ddp"))
     for name, value in backbone.state_dict().items():
         assert torch.equal(value, state["best"]["model"]["backbone." + name]), name
 
