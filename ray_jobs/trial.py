@@ -169,10 +169,15 @@ def train_run_name(identity: dict) -> str:
     return f"train_{identity['key']}_{identity['config_hash']}"
 
 
+def pretrains_in_workers(config: TrialConfig) -> bool:
+    """Whether the trial's pretraining runs in TorchTrainer (DDP) workers, which then find
+    their own starting state and log the attempt."""
+    return config.pretrains and config.resources.num_workers > 1
+
+
 def _pretrainer(config: TrialConfig, identity: dict, study_dir: str, storage_path: str):
-    """In this process for one worker; ``num_workers`` TorchTrainer workers (DDP) otherwise,
-    which find their own starting state."""
-    if config.resources.num_workers == 1:
+    """In this process for one worker; ``num_workers`` TorchTrainer workers (DDP) otherwise."""
+    if not pretrains_in_workers(config):
         return pretrain_here
     return lambda config, pretrain_data, state, on_epoch_end, device: pretrain_with_torch_trainer(
         config, identity, study_dir, storage_path)
@@ -215,7 +220,7 @@ def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, 
         tune.report({**finished["metrics"], **identity, "done": True, "seconds": finished.get("seconds", 0.0)})
         return
     state = None
-    if not (config.pretrains and config.resources.num_workers > 1):  # DDP workers find and log their own start
+    if not pretrains_in_workers(config):
         state, resumed_from, unreadable = starting_state(tune.get_checkpoint(), storage_path, key, identity["config_hash"])
         _log_attempt(study_dir, {**identity, "start_epoch": int(state["epoch"]) if state else 0,
                                  "resumed_from": resumed_from, "unreadable_checkpoints": unreadable,
