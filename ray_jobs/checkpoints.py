@@ -100,13 +100,13 @@ def _usable_checkpoints(filesystem, folder: str, prefix: str, expected_hashes: d
     return usable
 
 
-def run_folder_checkpoints(folder: str, key: str, declared_hash: str) -> list[str]:
-    """URIs, newest epoch first, of the usable checkpoints of trial ``key`` (with
+def run_folder_checkpoints(folder: str, key: str, declared_hash: str) -> list[tuple[int, str]]:
+    """``(epoch, uri)``, newest epoch first, of the usable checkpoints of trial ``key`` (with
     ``declared_hash``) directly in one run folder: a multi-worker trial's TorchTrainer run
     (``<storage>/train_<key>_<hash>/checkpoint_*``)."""
     filesystem, root, prefix = _filesystem(folder)
     found = _usable_checkpoints(filesystem, root, prefix, {key: declared_hash})
-    return [uri for _, _, uri in sorted(found, key=lambda item: item[1], reverse=True)]
+    return sorted(((epoch, uri) for _, epoch, uri in found), reverse=True)
 
 
 def find_checkpoints(storage: str, expected_hashes: dict[str, str]) -> dict[str, TrialCheckpoints]:

@@ -71,6 +71,18 @@ def _resume_state(candidates: list[str]) -> tuple[dict | None, str | None, list[
     return None, None, unreadable
 
 
+def _newest_start(framework_state: dict | None, on_storage: list[tuple[int, str]]) -> tuple[dict | None, str | None, list[str]]:
+    """Where a trial starts: the newest loadable of the framework's checkpoint (Tune's or Ray
+    Train's, already loaded; ``None`` without one) and the trial's checkpoints on storage
+    (``(epoch, uri)``, newest first): ``(state, uri, unreadable)``, ``uri`` None for the
+    framework's own. A checkpoint can reach storage and never be registered with the
+    framework (a node or study killed between the upload and the report); starting from the
+    registered older one would train those epochs again, to the same weights."""
+    registered = int(framework_state["epoch"]) if framework_state is not None else -1
+    state, uri, unreadable = _resume_state([uri for epoch, uri in on_storage if epoch > registered])
+    return (state, uri, unreadable) if state is not None else (framework_state, None, unreadable)
+
+
 def _maybe_inject_failure(epoch: int) -> None:
     spec = os.environ.get(FAIL_ONCE_ENV)
     if not spec:
@@ -92,18 +104,14 @@ def _epoch_reporter(report, is_rank_zero: bool = True, identity: dict | None = N
 
 
 def _worker_starting_state(train_checkpoint, run_folder: str, identity: dict, rank: int) -> tuple[dict | None, str | None, list[str]]:
-    """``starting_state`` for the DDP workers of one run, the same on every rank: Ray Train's
-    checkpoint when it has one (it restores the latest it registered, also in a later run of
-    the same run folder); otherwise the newest loadable one in the run folder, chosen by rank 0
-    and broadcast (a checkpoint uploaded before a kill may never have been registered)."""
+    """``starting_state`` for the DDP workers of one run, the same on every rank: the newest of
+    Ray Train's checkpoint (it restores the latest it registered, also in a later run of the
+    same run folder) and the loadable ones in the run folder, chosen by rank 0 and broadcast."""
     import torch.distributed as dist
 
-    state = _load_state(train_checkpoint)
-    if state is not None:
-        return state, None, []
-    uri, unreadable = None, []
+    state, uri, unreadable = _load_state(train_checkpoint), None, []
     if rank == 0:
-        state, uri, unreadable = _resume_state(run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
+        state, uri, unreadable = _newest_start(state, run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
     if dist.is_available() and dist.is_initialized():
         chosen = [uri]
         dist.broadcast_object_list(chosen, src=0)
@@ -153,7 +161,7 @@ def pretrain_with_torch_trainer(config: TrialConfig, identity: dict, study_dir: 
                              failure_config=FailureConfig(max_failures=2, controller_failure_limit=3)),
     )
     result = trainer.fit()
-    state, _, _ = _resume_state(run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
+    state, _, _ = _resume_state([uri for _, uri in run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"])])
     state = state if state is not None else _load_state(result.checkpoint)
     method = build_trial_method(config)
     method.load_state_dict(selected_weights(state))
@@ -186,16 +194,14 @@ def _pretrainer(config: TrialConfig, identity: dict, study_dir: str, storage_pat
 def starting_state(tune_checkpoint, storage_path: str, key: str, declared_hash: str) -> tuple[dict | None, str | None, list[str]]:
     """Where a trial starts: ``(state, uri it came from, unreadable checkpoints)``.
 
-    Tune's own checkpoint when it has one; otherwise the newest loadable checkpoint of the same
-    trial (key and declared config hash) on storage, looked up now. That covers an earlier run
-    of the study, and also a retry in this run whose last checkpoint reached storage but not
-    Tune: a trial killed with its node between the upload and the driver's receipt of the
-    report is otherwise restarted from scratch (seen in CI). ``(None, None, [])`` without any."""
-    state = _load_state(tune_checkpoint)
-    if state is not None:
-        return state, None, []
+    The newest loadable of Tune's own checkpoint and the checkpoints of the same trial (key and
+    declared config hash) on storage, looked up now. That covers an earlier run of the study,
+    and also a retry in this run whose last checkpoints reached storage but not Tune: a trial
+    killed with its node between the upload and the driver's receipt of the report was
+    otherwise restarted from scratch (seen in CI), or from an older registered checkpoint.
+    ``uri`` is None for Tune's checkpoint; ``(None, None, [])`` without any."""
     found = find_checkpoints(storage_path, {key: declared_hash}).get(key)
-    return _resume_state([uri for _, uri in found.found] if found else [])
+    return _newest_start(_load_state(tune_checkpoint), found.found if found else [])
 
 
 def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str) -> None:

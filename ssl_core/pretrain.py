@@ -158,13 +158,13 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
     usable = method.pretext_indices(train_videos)
     selection = selection_indices(len(train_videos), config)
     for epoch in range(start_epoch, config.epochs):
-        method.on_epoch_start(epoch, config.epochs)
         active = active_indices(config.schedule, len(train_videos), epoch, config.epochs, seed, scores)
         active = _kept(active, usable, selection)
         examples = PretextExamples(train_videos, method.sample_video, seed, active)
         examples.set_epoch(epoch)
         loader = _loader(examples, config.batch_size, seed)
         loader.sampler.set_epoch(epoch)
+        method.on_epoch_start(epoch, config.epochs, len(loader))
         metrics = _train_epoch(model, method, loader, optimiser, config, device)
         scheduler.step()
         metrics["epoch"] = epoch + 1

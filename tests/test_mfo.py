@@ -245,6 +245,43 @@ def test_stage_split_switches_the_graph_terms_on():
     assert {"pretext/loss_mul_low", "pretext/loss_mul_mid", "pretext/loss_mul_high"} <= set(method(batch)[1])
 
 
+def test_a_step_level_stage_split_switches_the_graph_terms_on_mid_epoch():
+    # E = 0.2 of 3 epochs of 10 steps: the constraint joins after 0.2 x 30 = 6 steps, in epoch 0
+    # (at whole epochs it would join at epoch round(0.6) = 1).
+    method = mfo({"stage_split": 0.2, "stage_split_unit": "step"})
+    batch = batch_for(method)
+    method.on_epoch_start(0, 3, 10)
+    on = []
+    for _ in range(10):
+        on.append(any(name.startswith("pretext/loss_mul") for name in method(batch)[1]))
+        method.after_step()
+    assert on == [False] * 6 + [True] * 4
+    method.on_epoch_start(1, 3, 10)
+    assert method.multi_level
+    by_epoch = mfo({"stage_split": 0.2})
+    by_epoch.on_epoch_start(0, 3, 10)
+    for _ in range(10):
+        assert not by_epoch.multi_level
+        by_epoch.after_step()
+    by_epoch.on_epoch_start(1, 3, 10)
+    assert by_epoch.multi_level
+
+
+def test_a_step_level_split_at_a_whole_epoch_equals_the_epoch_split():
+    for split in (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0):  # 0.7 x 10 = 7.000000000000001
+        by_step, by_epoch = mfo({"stage_split": split, "stage_split_unit": "step"}), mfo({"stage_split": split})
+        switched = []
+        for method in (by_step, by_epoch):
+            states = []
+            for epoch in range(10):
+                method.on_epoch_start(epoch, 10, 4)
+                for _ in range(4):
+                    states.append(method.multi_level)
+                    method.after_step()
+            switched.append(states)
+        assert switched[0] == switched[1], split
+
+
 def test_impl_stage_one_loss_sets_differ():
     official, paper = mfo({"stage_split": 0.5}), mfo({"stage_split": 0.5, "mfo_impl": "paper"})
     for method in (official, paper):
@@ -322,6 +359,7 @@ def test_prototypes_stay_unit_norm_and_get_no_gradient_in_epoch_0():
     ({"graph_lower": "both"}, "method.options.graph_lower"),
     ({"temporal": "pixel"}, "method.options.temporal"),
     ({"stage_split": 1.5}, "method.options.stage_split"),
+    ({"stage_split_unit": "batch"}, "method.options.stage_split_unit"),
     ({"num_prototypes": 1}, "method.options.num_prototypes"),
 ])
 def test_bad_options_name_the_field(options, field):
@@ -350,7 +388,8 @@ def test_resume_is_bit_identical_including_queue_and_prototypes(tmp_path):
     resumed, _ = run(state=states[-1])
     assert "queue_a" in states[-1]["model"] and "prototypes.weight" in states[-1]["model"]
     assert int(full.queue_count) == 18
-    assert (full.epoch, full.epochs) == (2, 3)  # the loop told the method each epoch (stage split, queue start)
+    # the loop told the method each epoch and its steps (stage split, queue start): 6 videos, batch 3
+    assert (full.epoch, full.epochs, full.steps_per_epoch) == (2, 3, 2)
     for (name, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
 

@@ -191,8 +191,8 @@ def _checkpoint_on_storage(trial_dir: Path, epoch: int, key: str, declared_hash:
 def test_a_retried_trial_starts_from_its_newest_checkpoint_on_storage_when_tune_has_none(tmp_path):
     """The CI failure of stop 18: a trial killed with its node after uploading a checkpoint but
     before the driver received the report is retried without a Tune checkpoint. It continues
-    from the newest readable checkpoint of the same key and config hash on storage; Tune's own
-    checkpoint, when there is one, comes first."""
+    from the newest readable checkpoint of the same key and config hash on storage, or from
+    Tune's own checkpoint when nothing readable there is newer."""
     from ray import tune
 
     from ray_jobs.trial import starting_state
@@ -211,8 +211,15 @@ def test_a_retried_trial_starts_from_its_newest_checkpoint_on_storage_when_tune_
     assert (state["epoch"], uri) == (2, str(paths[2]))
     assert len(unreadable) == 1 and unreadable[0].startswith(str(paths[3]))
 
+    # Tune registered epoch 1 only: the newer readable one on storage wins (epochs 2 and 3
+    # are not trained again); Tune's own wins when nothing readable on storage is newer
     state, uri, unreadable = starting_state(tune.Checkpoint(str(paths[1])), str(storage), "rotation__seed0", "h1")
-    assert (state["epoch"], uri, unreadable) == (1, None, [])
+    assert (state["epoch"], uri, len(unreadable)) == (2, str(paths[2]), 1)
+    state, uri, unreadable = starting_state(tune.Checkpoint(str(paths[2])), str(storage), "rotation__seed0", "h1")
+    assert (state["epoch"], uri, len(unreadable)) == (2, None, 1)
+    (paths[3] / "state.pt").unlink()
+    state, uri, unreadable = starting_state(tune.Checkpoint(str(paths[2])), str(storage), "rotation__seed0", "h1")
+    assert (state["epoch"], uri, unreadable) == (2, None, [])
     assert starting_state(None, str(storage), "rotation__seed0", "h2") == (None, None, [])
     assert starting_state(None, str(tmp_path / "nowhere"), "rotation__seed0", "h1") == (None, None, [])
 
@@ -226,5 +233,5 @@ def test_run_folder_checkpoints_are_the_trials_own_newest_first(tmp_path):
     made = {epoch: _checkpoint_on_storage(folder, epoch, "rotation_ddp__seed0", "h1") for epoch in (2, 1, 3)}
     _checkpoint_on_storage(folder, 9, "rotation_ddp__seed1", "h1")
     (made[3] / "state.pt").write_bytes(b"")
-    assert run_folder_checkpoints(str(folder), "rotation_ddp__seed0", "h1") == [str(made[2]), str(made[1])]
+    assert run_folder_checkpoints(str(folder), "rotation_ddp__seed0", "h1") == [(2, str(made[2])), (1, str(made[1]))]
     assert run_folder_checkpoints(str(tmp_path / "none"), "rotation_ddp__seed0", "h1") == []

@@ -121,9 +121,10 @@ class PretextMethod(nn.Module):
         pretraining and the held-out metrics leave the others out."""
         return None
 
-    def on_epoch_start(self, epoch: int, epochs: int) -> None:
-        """Called before every pretraining epoch (0-based ``epoch`` of ``epochs``), resumed runs
-        included; methods whose loss changes over training (MFO's stage split) read it here."""
+    def on_epoch_start(self, epoch: int, epochs: int, steps: int | None = None) -> None:
+        """Called before every pretraining epoch (0-based ``epoch`` of ``epochs``, ``steps``
+        optimiser steps in it on this worker), resumed runs included; methods whose loss
+        changes over training (MFO's stage split) read it here."""
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError

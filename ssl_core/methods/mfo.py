@@ -70,18 +70,23 @@ LEVELS = ("low", "mid", "high")
 LOWER_LEVELS = ("low", "mid")
 LEVEL_WEIGHTS = {"low": 0.3, "mid": 0.5, "high": 1.0}
 TEMPORAL = ("none", "input", "feature")
+STAGE_SPLIT_UNITS = ("epoch", "step")
 
 
 @dataclass(frozen=True)
 class MFOOptions:
     """MFO's settings. ``stage_split`` is E as a fraction of the pretraining epochs (public
-    code: 50 of 300 on UCF101); ``graph_high="auto"`` follows ``mfo_impl``."""
+    code: 50 of 300 on UCF101), applied at whole epochs (``stage_split_unit="epoch"``, the
+    public code: from epoch ``round(E x epochs)``) or at the optimiser step where that fraction
+    of the training is done (``"step"``: a short laptop run can tell E = 0.1 from 0.2);
+    ``graph_high="auto"`` follows ``mfo_impl``."""
 
     mfo_impl: str = "official"
     num_prototypes: int = 200
     queue_size: int = 1024
     queue_start_epoch: int = 10
     stage_split: float = 0.17
+    stage_split_unit: str = "epoch"
     graph_lower: str = "combined"
     graph_high: str = "auto"
     temporal: str = "feature"
@@ -100,6 +105,7 @@ class MFOOptions:
         require_int(self.queue_size, prefix + "queue_size", minimum=0)
         require_int(self.queue_start_epoch, prefix + "queue_start_epoch", minimum=0)
         require_number(self.stage_split, prefix + "stage_split", 0, 1)
+        require_choice(self.stage_split_unit, prefix + "stage_split_unit", STAGE_SPLIT_UNITS)
         require_choice(self.graph_lower, prefix + "graph_lower", GRAPH_TARGETS)
         require_choice(self.graph_high, prefix + "graph_high", GRAPH_TARGETS + ("auto",))
         require_choice(self.temporal, prefix + "temporal", TEMPORAL)
@@ -152,6 +158,7 @@ class MFO(PretextMethod):
             self.register_buffer(f"queue_{view}", torch.zeros(options.queue_size, options.num_prototypes))
         self.register_buffer("queue_count", torch.zeros((), dtype=torch.long))
         self.epoch, self.epochs = 0, 1
+        self.steps_per_epoch, self.step_in_epoch = None, 0
         self.views = MFOViews(clip.num_frames if clip is not None else 16, clip.crop if clip is not None else 112,
                               max_stride=options.max_stride)
 
@@ -162,16 +169,23 @@ class MFO(PretextMethod):
             else MFOViews(clip.num_frames, clip.crop, max_stride=self.options.max_stride)
         return {name: to_tensor(view) for name, view in views(frames, rng).items()}
 
-    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+    def on_epoch_start(self, epoch: int, epochs: int, steps: int | None = None) -> None:
         self.epoch, self.epochs = epoch, epochs
+        self.steps_per_epoch, self.step_in_epoch = steps, 0
 
     @property
     def multi_level(self) -> bool:
         """Past the stage split E: the graph constraint is on."""
-        return self.epoch >= round(self.options.stage_split * self.epochs)
+        split = self.options.stage_split * self.epochs
+        if self.options.stage_split_unit == "epoch":
+            return self.epoch >= round(split)
+        if not self.steps_per_epoch:
+            raise RuntimeError("stage_split_unit='step' needs the epoch's step count (on_epoch_start(epoch, epochs, steps))")
+        return self.epoch * self.steps_per_epoch + self.step_in_epoch >= round(split * self.steps_per_epoch)
 
     def after_step(self) -> None:
         self._normalise_prototypes()
+        self.step_in_epoch += 1
 
     @torch.no_grad()
     def _normalise_prototypes(self) -> None:
