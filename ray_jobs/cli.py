@@ -34,6 +34,8 @@ def parse_args(study: Study, argv=None) -> argparse.Namespace:
     parser.add_argument("--seeds", type=int, help="number of seeds (repeats), default the study's")
     parser.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as CPUs allow)")
     parser.add_argument("--max-failures", type=int, default=2, help="retries of a failing trial from its checkpoint")
+    parser.add_argument("--keep-checkpoints", type=int, default=2,
+                        help="checkpoints each trial keeps on storage, its newest (default 2; 0 keeps every epoch's)")
     parser.add_argument("--quiet", action="store_true", help="no per-trial progress table")
     return parser.parse_args(argv)
 
@@ -98,6 +100,8 @@ def check_study_dir(study_dir: Path, declaration: dict, resume: bool) -> list[st
 def check_before_writing(configs: dict, study_dir: Path, declaration: dict, args) -> list[str]:
     """Every check that needs no Ray: the study directory, where results and checkpoints go,
     and (in-process Ray) whether this machine can place a trial. Returns what a resume adds."""
+    if args.keep_checkpoints < 0:
+        raise CannotRun(f"--keep-checkpoints must be 0 (keep every checkpoint) or more, got {args.keep_checkpoints}")
     additions = check_study_dir(study_dir, declaration, args.resume)
     check_writable(study_dir, "--out")
     if args.storage_path and "://" not in args.storage_path:

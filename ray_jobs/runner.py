@@ -149,7 +149,8 @@ def run_tuner(study: Study, configs: dict, study_dir: Path, declaration: dict, a
             print(f"{study.name}: {len(pending)} of {len(configs)} trials to run")
         announce_resume_points(storage, configs, pending)
         trainable = tune.with_resources(
-            tune.with_parameters(run_trial, configs=prepared, declared=configs, study_dir=str(study_dir), storage_path=storage),
+            tune.with_parameters(run_trial, configs=prepared, declared=configs, study_dir=str(study_dir), storage_path=storage,
+                                 keep_checkpoints=kept_checkpoints(args)),
             trial_function_resources(configs),
         )
         results = [result for tuner in _tuners(study, configs, study_dir, storage, trainable, pending, args)
@@ -178,6 +179,11 @@ def _finish(study: Study, study_dir: Path) -> int:
     return 0 if finished == planned else 1
 
 
+def kept_checkpoints(args) -> int | None:
+    """How many checkpoints each trial keeps on storage, its newest (``--keep-checkpoints``; None: all)."""
+    return args.keep_checkpoints or None
+
+
 def _tuners(study, configs, study_dir, storage, trainable, pending, args) -> list:
     """A fresh Tuner over the pending trials of a grid, or, for an Optuna search, one per arm
     over the samples it still lacks (warm-started with the finished ones)."""
@@ -185,6 +191,7 @@ def _tuners(study, configs, study_dir, storage, trainable, pending, args) -> lis
 
     def run(name: str, callbacks: list) -> tune.RunConfig:
         return tune.RunConfig(name=name, storage_path=storage, failure_config=tune.FailureConfig(max_failures=args.max_failures),
+                              checkpoint_config=tune.CheckpointConfig(num_to_keep=kept_checkpoints(args)),
                               callbacks=callbacks, verbose=0 if args.quiet else 1)
 
     if study.search is None:

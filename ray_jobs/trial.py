@@ -140,11 +140,13 @@ def train_loop_per_worker(loop_config: dict) -> None:
     pretrain_trial(config, pretrain_data, state, reporter, device)
 
 
-def pretrain_with_torch_trainer(config: TrialConfig, identity: dict, study_dir: str, storage_path: str):
+def pretrain_with_torch_trainer(config: TrialConfig, identity: dict, study_dir: str, storage_path: str,
+                                keep_checkpoints: int | None = None):
     """DDP path: ``num_workers`` TorchTrainer workers in the run folder ``train_run_name(identity)``
-    under ``storage_path``; returns the backbone of the newest checkpoint there (the final
-    epoch's; Ray Train's own result can be an older one when the run resumed at the end)."""
-    from ray.train import FailureConfig, RunConfig, ScalingConfig
+    under ``storage_path``, keeping its newest ``keep_checkpoints`` (None: all); returns the
+    backbone of the newest checkpoint there (the final epoch's; Ray Train's own result can be
+    an older one when the run resumed at the end)."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
@@ -157,6 +159,7 @@ def pretrain_with_torch_trainer(config: TrialConfig, identity: dict, study_dir: 
         scaling_config=ScalingConfig(num_workers=resources.num_workers, use_gpu=resources.use_gpu,
                                      resources_per_worker={"CPU": resources.cpus_per_worker}),
         run_config=RunConfig(name=name, storage_path=storage_path, callbacks=[TuneReportCallback()],
+                             checkpoint_config=CheckpointConfig(num_to_keep=keep_checkpoints),
                              # a worker group that cannot be placed fails instead of retrying forever
                              failure_config=FailureConfig(max_failures=2, controller_failure_limit=3)),
     )
@@ -183,12 +186,12 @@ def pretrains_in_workers(config: TrialConfig) -> bool:
     return config.pretrains and config.resources.num_workers > 1
 
 
-def _pretrainer(config: TrialConfig, identity: dict, study_dir: str, storage_path: str):
+def _pretrainer(config: TrialConfig, identity: dict, study_dir: str, storage_path: str, keep_checkpoints: int | None):
     """In this process for one worker; ``num_workers`` TorchTrainer workers (DDP) otherwise."""
     if not pretrains_in_workers(config):
         return pretrain_here
     return lambda config, pretrain_data, state, on_epoch_end, device: pretrain_with_torch_trainer(
-        config, identity, study_dir, storage_path)
+        config, identity, study_dir, storage_path, keep_checkpoints)
 
 
 def starting_state(tune_checkpoint, storage_path: str, key: str, declared_hash: str) -> tuple[dict | None, str | None, list[str]]:
@@ -204,11 +207,13 @@ def starting_state(tune_checkpoint, storage_path: str, key: str, declared_hash: 
     return _newest_start(_load_state(tune_checkpoint), found.found if found else [])
 
 
-def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str) -> None:
+def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, storage_path: str,
+              keep_checkpoints: int | None = None) -> None:
     """Tune function trainable. ``configs[(arm, seed)]`` is the validated TrialConfig, ready to
     run (absolute paths, label stores); ``declared[(arm, seed)]`` the config as declared, whose
     hash identifies the trial wherever the study directory or the checkout is. It starts from
-    its newest checkpoint (``starting_state``)."""
+    its newest checkpoint (``starting_state``); a multi-worker trial's run folder keeps its
+    newest ``keep_checkpoints`` (None: all), as the runner tells Tune to for the others."""
     spec = tune_config.get("trial", tune_config)
     arm, seed = spec["arm"], int(spec["seed"])
     searched = tune_config.get("search", {})
@@ -234,7 +239,7 @@ def run_trial(tune_config: dict, configs: dict, declared: dict, study_dir: str, 
     started = time.perf_counter()
     outcome = experiment.run_trial(config, state=state, on_epoch_end=_epoch_reporter(tune.report, identity=identity),
                                    backbone_dir=trial_dir / "backbone", backbone_extra=identity,
-                                   pretrainer=_pretrainer(config, identity, study_dir, storage_path))
+                                   pretrainer=_pretrainer(config, identity, study_dir, storage_path, keep_checkpoints))
     tune.report({**outcome.metrics, **identity, "done": True, "seconds": time.perf_counter() - started})
 
 

@@ -120,6 +120,7 @@ def test_added_seeds_and_arms_are_additions_not_refusals(tmp_path):
     (["--out", "/proc/ssl-ablate"], "--out /proc/ssl-ablate/tiny cannot be created"),
     (["--set", "pretrain.epochs=three"], "set[pretrain.epochs]: must be an integer, got 'three'"),
     (["--address", "127.0.0.1:1", "--connect-timeout", "1"], "no Ray cluster at 127.0.0.1:1"),
+    (["--keep-checkpoints", "-1"], "--keep-checkpoints must be 0 (keep every checkpoint) or more, got -1"),
 ])
 def test_a_run_that_cannot_start_writes_nothing_and_leaves_the_path_usable(tmp_path, capsys, extra, message):
     study = tiny_study(str(tmp_path / "data"))

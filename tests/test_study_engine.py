@@ -95,6 +95,24 @@ def check_pretrained_backbone_handed_off(study, study_dir: Path) -> None:
     assert change > 0.05, f"the pretrained backbone's features moved by only {change:.3f} of their norm"
 
 
+def test_each_trial_keeps_its_newest_checkpoints_on_storage(data_dir, tmp_path):
+    """``--keep-checkpoints`` (default 2) bounds what a trial leaves on storage, its newest
+    epochs; 0 keeps every epoch's (at the paper presets a checkpoint is hundreds of MB)."""
+    study = tiny_study(data_dir, epochs=4, arms=(Arm("rotation", {"method.name": "rotation"}),))
+
+    def kept_epochs(out: Path) -> list[int]:
+        return sorted(json.loads(meta.read_text())["epoch"] for meta in out.glob("tiny/tune/*/checkpoint_*/meta.json"))
+
+    args = ["--preset", "smoke", "--seeds", "1", "--quiet"]
+    assert run_study_cli(study, args + ["--out", str(tmp_path / "default")]) == 0
+    assert kept_epochs(tmp_path / "default") == [3, 4]
+    assert run_study_cli(study, args + ["--out", str(tmp_path / "all"), "--keep-checkpoints", "0"]) == 0
+    assert kept_epochs(tmp_path / "all") == [1, 2, 3, 4]
+    summary = {name: summaries(tmp_path / name / "tiny")[("rotation", 0)]["metrics"] for name in ("default", "all")}
+    assert {k: v for k, v in summary["default"].items() if "clips_per_s" not in k} == \
+        {k: v for k, v in summary["all"].items() if "clips_per_s" not in k}
+
+
 def test_a_trial_that_fails_at_epoch_2_resumes_from_its_checkpoint(data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SSL_ABLATE_FAIL_ONCE", f"2:{tmp_path / 'failed-once'}")
     study = tiny_study(data_dir, epochs=3, arms=(Arm("rotation", {"method.name": "rotation"}),))
@@ -110,7 +128,7 @@ def test_killed_and_moved_study_resumes_in_its_new_place_without_rerunning_compl
     not run again, and a trial that had checkpoints continues from the moved ones."""
     command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "4", "--preset", "smoke", "--max-concurrent", "1", "--quiet"]
     old_dir, new_dir = tmp_path / "old/tiny", tmp_path / "new/tiny"
-    process = subprocess.Popen(command + ["--out", str(tmp_path / "old")], start_new_session=True,
+    process = subprocess.Popen(command + keep_all + ["--out", str(tmp_path / "old")], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not list(old_dir.glob("tune/*/checkpoint_*/meta.json")):
@@ -120,7 +138,7 @@ def test_killed_and_moved_study_resumes_in_its_new_place_without_rerunning_compl
     done_before = set(summaries(old_dir))
     assert done_before, "no trial completed before the kill"
     shutil.move(tmp_path / "old", tmp_path / "new")
-    result = subprocess.run(command + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
+    result = subprocess.run(command + keep_all + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "tiny: 4 of 4 trials completed" in result.stdout
     assert not (tmp_path / "old").exists()
@@ -252,8 +270,9 @@ def test_a_killed_and_moved_multi_worker_trial_continues_from_its_checkpoint_to_
     registered an older one), writes no second epoch-1 checkpoint, and the metrics equal those
     of an uninterrupted run."""
     command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "8", "--ddp", "--preset", "smoke", "--seeds", "1", "--quiet"]
+    keep_all = ["--keep-checkpoints", "0"]  # every epoch's checkpoint stays, to see none is trained twice
     old_dir, new_dir = tmp_path / "old/tiny", tmp_path / "new/tiny"
-    process = subprocess.Popen(command + ["--out", str(tmp_path / "old")], start_new_session=True,
+    process = subprocess.Popen(command + keep_all + ["--out", str(tmp_path / "old")], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and len(list(old_dir.glob("train_*/checkpoint_*/meta.json"))) < 2:
@@ -263,14 +282,17 @@ def test_a_killed_and_moved_multi_worker_trial_continues_from_its_checkpoint_to_
     assert not summaries(old_dir), "the trial finished before the kill"
     newest_on_disk = max(_loadable_epoch(meta.parent) for meta in old_dir.glob("train_*/checkpoint_*/meta.json"))
     shutil.move(tmp_path / "old", tmp_path / "new")
-    result = subprocess.run(command + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
+    result = subprocess.run(command + keep_all + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-2000:]
     epochs = sorted(json.loads(meta.read_text())["epoch"] for meta in new_dir.glob("train_*/checkpoint_*/meta.json"))
-    assert epochs.count(1) == 1 and epochs[-1] == 8, f"the trial started again from scratch: checkpoints of epochs {epochs}"
+    assert set(epochs) == set(range(1, 9)) and all(epochs.count(e) == 1 for e in range(1, newest_on_disk + 1)), \
+        f"epochs trained again after the resume: checkpoints of epochs {epochs}"
     # the newest loadable checkpoint, also when Ray Train had registered an older one
     assert attempts(new_dir)[-1]["start_epoch"] == newest_on_disk >= 2 and attempts(new_dir)[-1]["workers"] == 2
     uninterrupted = subprocess.run(command + ["--out", str(tmp_path / "whole")], capture_output=True, text=True, timeout=400)
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-2000:]
+    kept = sorted(json.loads(meta.read_text())["epoch"] for meta in (tmp_path / "whole/tiny").glob("train_*/checkpoint_*/meta.json"))
+    assert kept == [7, 8], f"the run folder keeps the default newest 2 checkpoints, not {kept}"
 
     def comparable(study_dir):
         return {k: v for k, v in summaries(study_dir)[("rotation_ddp", 0)]["metrics"].items() if not k.endswith("clips_per_s")}
