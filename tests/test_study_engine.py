@@ -128,7 +128,7 @@ def test_killed_and_moved_study_resumes_in_its_new_place_without_rerunning_compl
     not run again, and a trial that had checkpoints continues from the moved ones."""
     command = [sys.executable, str(TESTS / "tiny_study.py"), data_dir, "4", "--preset", "smoke", "--max-concurrent", "1", "--quiet"]
     old_dir, new_dir = tmp_path / "old/tiny", tmp_path / "new/tiny"
-    process = subprocess.Popen(command + keep_all + ["--out", str(tmp_path / "old")], start_new_session=True,
+    process = subprocess.Popen(command + ["--out", str(tmp_path / "old")], start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not list(old_dir.glob("tune/*/checkpoint_*/meta.json")):
@@ -138,7 +138,7 @@ def test_killed_and_moved_study_resumes_in_its_new_place_without_rerunning_compl
     done_before = set(summaries(old_dir))
     assert done_before, "no trial completed before the kill"
     shutil.move(tmp_path / "old", tmp_path / "new")
-    result = subprocess.run(command + keep_all + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
+    result = subprocess.run(command + ["--out", str(tmp_path / "new"), "--resume"], capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "tiny: 4 of 4 trials completed" in result.stdout
     assert not (tmp_path / "old").exists()
