@@ -109,15 +109,16 @@ def _worker_starting_state(train_checkpoint, run_folder: str, identity: dict, ra
     same run folder) and the loadable ones in the run folder, chosen by rank 0 and broadcast."""
     import torch.distributed as dist
 
-    state, uri, unreadable = _load_state(train_checkpoint), None, []
+    state, uri, unreadable = None, None, []
     if rank == 0:
-        state, uri, unreadable = _newest_start(state, run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
+        state, uri, unreadable = _newest_start(_load_state(train_checkpoint),
+                                               run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
     if dist.is_available() and dist.is_initialized():
         chosen = [uri]
         dist.broadcast_object_list(chosen, src=0)
         uri = chosen[0]
-    if rank != 0 and uri is not None:
-        state = _load_state(tune.Checkpoint(uri))
+    if rank != 0:  # one load per rank: the checkpoint rank 0 chose
+        state = _load_state(tune.Checkpoint(uri) if uri is not None else train_checkpoint)
     return state, uri, unreadable
 
 
@@ -164,8 +165,8 @@ def pretrain_with_torch_trainer(config: TrialConfig, identity: dict, study_dir: 
                              failure_config=FailureConfig(max_failures=2, controller_failure_limit=3)),
     )
     result = trainer.fit()
-    state, _, _ = _resume_state([uri for _, uri in run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"])])
-    state = state if state is not None else _load_state(result.checkpoint)
+    state, _, _ = _newest_start(_load_state(result.checkpoint),
+                                run_folder_checkpoints(run_folder, identity["key"], identity["config_hash"]))
     method = build_trial_method(config)
     method.load_state_dict(selected_weights(state))
     return method.backbone, dict(state.get("metrics", {}))
