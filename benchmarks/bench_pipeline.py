@@ -15,7 +15,10 @@ starts), so a 1-CPU run is a 1-core machine. Without it a run with fewer Ray CPU
 machine has cores lends Ray's own processes the idle cores, which the 1-CPU baseline gets
 and the 2-CPU run on 2 cores does not.
 
-    python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2] [--repeats 1] [--pin]
+Issue 14 asks for 1, 2 and 4 workers: the default runs all three; on a machine with fewer cores
+than 4, the 4-CPU run is simulated with ``num_cpus`` (four actors share the cores).
+
+    python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2 4] [--repeats 1] [--pin]
 """
 from __future__ import annotations
 
@@ -73,7 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--paper", action="store_true", help="paper-size labels: 16 frames, stride 1, 128x171, crop 112")
-    parser.add_argument("--cpus", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--cpus", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--repeats", type=int, default=1, help="runs per CPU count; the fastest is shown")
     parser.add_argument("--pin", action="store_true", help="confine each run, Ray's processes included, to as many cores as CPUs")
     args = parser.parse_args()
@@ -92,8 +95,9 @@ def main() -> None:
     first = next(iter(results.values()))
     print(f"({first['videos']} videos, {first['failed']} failed, {first['pairs']} flow pairs, {first['clips']} clips, "
           f"{config.shard_size} videos per shard)")
-    if 1 in results and 2 in results:
-        print(f"ratio 2-CPU/1-CPU: {results[1]['seconds'] / results[2]['seconds']:.2f}x")
+    for cpus in (c for c in results if c != 1 and 1 in results):
+        simulated = " (simulated: more CPUs than cores)" if cpus > len(os.sched_getaffinity(0)) else ""
+        print(f"ratio {cpus}-CPU/1-CPU: {results[1]['seconds'] / results[cpus]['seconds']:.2f}x{simulated}")
 
 
 if __name__ == "__main__":
