@@ -30,7 +30,8 @@ from ssl_core.io import read_json
 from ssl_core.labels.flow import compute_flow, decode_flow_jpeg, encode_flow_jpeg, tvl1_available
 from ssl_core.labels.sts import curriculum_score
 from ssl_core.labels.store import (
-    CLIP_FIELDS, FlowStore, LabelPipelineConfig, compute_shard, compute_video_rows, list_videos, shard_files, store_path,
+    CLIP_FIELDS, SCORE_BATCH, FlowStore, LabelPipelineConfig, clip_scores, compute_shard, compute_video_rows, list_videos,
+    shard_files, store_path,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,6 +200,42 @@ def test_stored_flow_and_scores_match_an_independent_computation(dataset, refere
         store.flow(entry.video_id, len(scores), CONFIG.clip.num_frames)
     with pytest.raises(KeyError):
         store.flow(CORRUPT_ID, 0, CONFIG.clip.num_frames)
+
+
+def scores_clip_by_clip(quant_u: np.ndarray, quant_v: np.ndarray, clip: ClipConfig, label_impl: str) -> np.ndarray:
+    """The reference: each clip's fields on their own, decoded, centre-cropped and scored."""
+    starts = range(len(quant_u) - (clip.num_frames - 2) * clip.stride)  # a clip's last field: start + (T-2) stride
+    fields = [start + clip.stride * np.arange(clip.num_frames - 1) for start in starts]
+    return np.array([curriculum_score(centre(decode_flow_jpeg(quant_u[rows]), clip.crop),
+                                      centre(decode_flow_jpeg(quant_v[rows]), clip.crop), label_impl) for rows in fields])
+
+
+def test_clip_scores_equal_scoring_each_clip_alone_bit_for_bit():
+    """``clip_scores`` differentiates each field once for all the clips that hold it, in
+    batches of SCORE_BATCH starts; on 300 seeded videos (random lengths up to several
+    batches, frame sizes, crops, strides, clip lengths, few-level flows for ties, static
+    and zero-motion videos) every score equals the clip-by-clip one exactly."""
+    rng = np.random.default_rng(2026)
+    crossed_batches = 0
+    for case in range(300):
+        num_frames, stride = int(rng.integers(2, 17)), int(rng.integers(1, 4))
+        crop = 8 * int(rng.integers(1, 5))
+        height, width = crop + int(rng.integers(0, 9)), crop + int(rng.integers(0, 9))
+        clip = ClipConfig(num_frames=num_frames, stride=stride, resize=(height, width), crop=crop)
+        fields = (num_frames - 2) * stride + 1 + int(rng.integers(0, 3 * SCORE_BATCH if case % 10 == 0 else 20))
+        levels = int(rng.choice([2, 3, 256]))
+        quant_u, quant_v = (rng.integers(0, levels, (fields, height, width)).astype(np.uint8) * (255 // (levels - 1))
+                            for _ in range(2))
+        if case % 25 == 0:
+            quant_u[:], quant_v[:] = 128, 77  # no motion boundary anywhere: score 0
+        label_impl = ("official", "paper")[case % 2]
+        got, expected = clip_scores(quant_u, quant_v, clip, label_impl), scores_clip_by_clip(quant_u, quant_v, clip, label_impl)
+        assert got.dtype == np.float64 and got.shape == expected.shape
+        assert np.array_equal(got, expected), (case, clip, label_impl)
+        crossed_batches += len(got) > SCORE_BATCH
+        if case % 25 == 0:
+            assert not got.any()
+    assert crossed_batches >= 10
 
 
 def test_video_rows_with_stride_one_are_the_quantised_flow_of_all_frames(dataset):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ssl_core.labels import sts
+from ssl_core.labels import sts, sts_kernels
 from ssl_core.labels.sts import compute_labels, pattern_masks
 
 M = {name: i for i, name in enumerate(sts.LABEL_NAMES_MOTION)}
@@ -182,6 +182,44 @@ def test_curriculum_score():
     assert np.isclose(sts.curriculum_score(u, v, "paper"), 0.5)
     v[:, 20:26, 4:10] = 1.0      # v: one square in block 5 -> ratio 1 -> max(0.5, 1) = 1
     assert np.isclose(sts.curriculum_score(u, v), 1.0)
+
+
+
+def test_curriculum_scores_of_many_clips_equal_each_clip_scored_alone():
+    """Each field differentiated once (compiled) for every clip that holds it, against
+    :func:`curriculum_score` of each clip's fields on their own: bit-identical on seeded
+    float32 and float64 flows, fields in any order and repeated, both conventions; the hand
+    case above gives its scores for clips of its fields."""
+    rng = np.random.default_rng(7)
+    for case in range(150):
+        fields, size = int(rng.integers(2, 30)), 8 * int(rng.integers(1, 6))
+        u, v = rng.normal(0, 5, (2, fields, size, size)).astype((np.float32, np.float64)[case % 2])
+        length = int(rng.integers(1, min(fields, 16) + 1))
+        clips = [rng.choice(fields, length, replace=bool(case % 3 == 0)) for _ in range(int(rng.integers(1, 6)))]
+        label_impl = ("official", "paper")[case % 4 // 2]
+        expected = [sts.curriculum_score(u[rows], v[rows], label_impl) for rows in clips]
+        got = sts.curriculum_scores(u, v, clips, label_impl)
+        assert got.dtype == np.float64 and got.tolist() == expected, case
+        if case % 10 == 1:  # (float64) the summed derivatives themselves, which the score can round away
+            dx, dy = sts.flow_derivatives(u, label_impl)
+            sums = sts_kernels.clip_derivative_sums(u.astype(np.float64), np.array(clips), label_impl == "paper")
+            for c, rows in enumerate(clips):
+                assert np.array_equal(sums[c, 0], dx[rows].sum(axis=0)) and np.array_equal(sums[c, 1], dy[rows].sum(axis=0))
+    u = np.zeros((3, 64, 64), np.float32)
+    v = np.zeros_like(u)
+    u[1, 4:10, 4:10] = 1.0  # field 1 only: all of its magnitude in block 1
+    assert sts.curriculum_scores(u, v, [[0, 2], [0, 1], [1, 2]]).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_curriculum_scores_refuse_bad_clips_and_conventions():
+    u = v = np.zeros((4, 16, 16), np.float32)
+    with pytest.raises(IndexError, match="0..3"):
+        sts.curriculum_scores(u, v, [[2, 4]])
+    with pytest.raises(IndexError):
+        sts.curriculum_scores(u, v, [[-1, 0]])
+    with pytest.raises(ValueError, match="label_impl"):
+        sts.curriculum_scores(u, v, [[0, 1]], "neither")
+    assert sts.curriculum_scores(u, v, []).shape == (0,)
 
 
 # ----------------------------------------------------------------------------- appearance

@@ -46,7 +46,7 @@ from ssl_core.labels.flow import (
     FLOW_ALGORITHMS, TVL1_INSTALL_HINT, compute_flow, decode_flow_jpeg, encode_flow_jpeg, flow_settings,
     read_precomputed_flow, tvl1_available,
 )
-from ssl_core.labels.sts import LABEL_IMPLS, curriculum_score
+from ssl_core.labels.sts import LABEL_IMPLS, curriculum_scores
 
 FORMAT_VERSION = 1
 FLOW_SOURCES = FLOW_ALGORITHMS + ("precomputed",)
@@ -247,22 +247,25 @@ def clip_rows(start: int, num_frames: int, stride: int) -> np.ndarray:
     return start + stride * np.arange(num_frames - 1)
 
 
-def centre_crop_score(flow_u: np.ndarray, flow_v: np.ndarray, crop: int, label_impl: str) -> float:
-    """Curriculum score of the centre ``crop`` x ``crop`` window of flow ``(N, H, W)``."""
-    top, left = (flow_u.shape[1] - crop) // 2, (flow_u.shape[2] - crop) // 2
-    window = (slice(None), slice(top, top + crop), slice(left, left + crop))
-    return curriculum_score(flow_u[window], flow_v[window], label_impl)
+SCORE_BATCH = 64  # clip starts scored together: their fields are decoded and differentiated once
 
 
 def clip_scores(quant_u: np.ndarray, quant_v: np.ndarray, clip: ClipConfig, label_impl: str) -> np.ndarray:
     """Scores of every start of a ``clip`` in a video from its uint8 flow ``(P, H, W)``: float64
-    ``(P + stride - span + 1,)``."""
-    num_starts = len(quant_u) + clip.stride - clip.span + 1
-    scores = np.empty(num_starts, np.float64)
-    for start in range(num_starts):
-        rows = clip_rows(start, clip.num_frames, clip.stride)
-        scores[start] = centre_crop_score(decode_flow_jpeg(quant_u[rows]), decode_flow_jpeg(quant_v[rows]), clip.crop, label_impl)
-    return scores
+    ``(P + stride - span + 1,)``; each is the curriculum score of the centre ``crop`` x ``crop``
+    window of the clip's fields. Starts are taken ``SCORE_BATCH`` at a time, so a long video
+    never holds all its fields' derivatives at once."""
+    num_starts = max(len(quant_u) + clip.stride - clip.span + 1, 0)
+    top, left = (quant_u.shape[1] - clip.crop) // 2, (quant_u.shape[2] - clip.crop) // 2
+    window = (slice(top, top + clip.crop), slice(left, left + clip.crop))
+    scores = [np.empty(0, np.float64)]
+    for first in range(0, num_starts, SCORE_BATCH):
+        clips = [clip_rows(start, clip.num_frames, clip.stride) - first
+                 for start in range(first, min(first + SCORE_BATCH, num_starts))]
+        fields = slice(first, first + int(clips[-1][-1]) + 1)
+        u, v = (decode_flow_jpeg(quant[fields][(slice(None),) + window]) for quant in (quant_u, quant_v))
+        scores.append(curriculum_scores(u, v, clips, label_impl))
+    return np.concatenate(scores)
 
 
 def compute_video_rows(entry: VideoEntry, config: LabelPipelineConfig) -> VideoRows:
@@ -501,5 +504,5 @@ def load_shard(store_dir: Path, index: int) -> dict[str, tuple[np.ndarray, np.nd
 __all__ = [
     "LabelPipelineConfig", "VideoRows", "Shard", "FlowStore", "list_videos", "plan_shards", "store_path",
     "compute_video_rows", "compute_shard", "write_shard", "shard_done", "pending_shards", "is_up_to_date",
-    "write_manifest", "remove_leftovers", "strided_flow", "centre_crop_score",
+    "write_manifest", "remove_leftovers", "strided_flow",
 ]

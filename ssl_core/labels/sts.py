@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
+from typing import Sequence
 
 import cv2
 import numpy as np
@@ -376,13 +377,42 @@ def curriculum_score(flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL) -> fl
     High = easy. ``flow_u`` / ``flow_v`` ``(T-1, S, S)``."""
     _check_impl(label_impl)
     Mu, Mv = motion_boundaries(flow_u, flow_v, label_impl)
-    masks = pattern_masks(Mu.shape[-1])[1]
+    return _boundary_score(Mu, Mv, pattern_masks(Mu.shape[-1])[1])
+
+
+def curriculum_scores(flow_u, flow_v, clips: Sequence[np.ndarray], label_impl: str = DEFAULT_LABEL_IMPL) -> np.ndarray:
+    """:func:`curriculum_score` of many clips made of the fields of ``flow_u`` / ``flow_v``
+    ``(P, S, S)``: ``clips[i]`` holds the indices of clip ``i``'s ``T-1`` fields -> float64
+    ``(len(clips),)``.
+
+    Each field's derivatives are computed once, not once per clip that holds it (with
+    overlapping clips, up to ``T-1`` times), by a compiled loop of :func:`flow_derivatives`'
+    arithmetic. The scores equal :func:`curriculum_score` of ``flow_u[clips[i]],
+    flow_v[clips[i]]`` bit for bit: a field's derivatives do not depend on the other fields,
+    and each clip's sum adds the same values in the same order.
+    """
+    _check_impl(label_impl)
+    flow_u, flow_v = _check_flow(flow_u, flow_v)
+    if len(clips) == 0:
+        return np.empty(0, np.float64)
+    rows = np.asarray(clips, dtype=np.int64).reshape(len(clips), -1)
+    if rows.min() < 0 or rows.max() >= len(flow_u):
+        raise IndexError(f"clips index fields 0..{len(flow_u) - 1}, got {rows.min()}..{rows.max()}")
+    Mu, Mv = (sts_kernels.clip_derivative_sums(np.ascontiguousarray(f, dtype=np.float64), rows, label_impl == "paper")
+              for f in (flow_u, flow_v))
+    masks = pattern_masks(flow_u.shape[-1])[1]
+    return np.array([_boundary_score(Mu[i], Mv[i], masks) for i in range(len(rows))], dtype=np.float64)
+
+
+def _boundary_score(Mu: np.ndarray, Mv: np.ndarray, block_masks: np.ndarray) -> float:
+    """The curriculum score of summed motion boundaries ``Mu``, ``Mv`` ``(2, S, S)`` given the
+    pattern-1 block masks."""
     best = 0.0
     for M in (Mu, Mv):
         mag, _ = magnitude_angle(M[0], M[1])
         total = float(mag.sum())
         if total > 0:
-            best = max(best, float(region_magnitudes(mag, masks).max()) / total)
+            best = max(best, float(region_magnitudes(mag, block_masks).max()) / total)
     return best
 
 
@@ -611,7 +641,7 @@ __all__ = [
     "LABEL_IMPLS", "DEFAULT_LABEL_IMPL", "LABEL_NAMES_MOTION", "LABEL_NAMES_APPEARANCE",
     "NUM_CLASSES", "NUM_REGIONS", "num_classes", "LOCATION_2D_LABELS", "location_coordinates", "labels_2d", "pattern_masks", "flow_derivatives",
     "magnitude_angle", "motion_boundaries", "orientation_histogram", "region_magnitudes",
-    "location_orientation", "global_motion_labels", "motion_labels", "curriculum_score",
+    "location_orientation", "global_motion_labels", "motion_labels", "curriculum_score", "curriculum_scores",
     "colour_bin", "dominant_colour", "colour_iou", "appearance_labels",
     "global_appearance_label", "flip_clip", "compute_labels", "compute_labels_reference",
 ]

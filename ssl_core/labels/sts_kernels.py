@@ -1,4 +1,5 @@
-"""Compiled loops (numba) behind the fast :func:`ssl_core.labels.sts.compute_labels`.
+"""Compiled loops (numba) behind the fast :func:`ssl_core.labels.sts.compute_labels` and
+:func:`ssl_core.labels.sts.curriculum_scores`.
 
 Each kernel does the same arithmetic, in the same order, as the NumPy reference it replaces
 (``flow_derivatives`` and the sums over fields, ``colour_iou``, the modal triple and the
@@ -102,6 +103,56 @@ def boundary_sums(flow: np.ndarray, negate: bool):
                 partial[x & 3] += magnitudes[x]
         field_sums[k] = (partial[0] + partial[1]) + (partial[2] + partial[3])
     return sum_dx, sum_dy, field_sums
+
+
+@njit(cache=True)
+def clip_derivative_sums(flow: np.ndarray, clips: np.ndarray, negate: bool) -> np.ndarray:
+    """``flow_derivatives`` of every field of one flow component ``(P, H, W)`` (read as
+    float64), each field computed once, summed over the fields of each clip: ``clips``
+    ``(C, K)`` int64 field indices -> ``(C, 2, H, W)`` (index 0: the x-derivatives' sum, 1: the
+    y-derivatives'), added field after field in the order of ``clips[c]``, as NumPy's
+    ``dx[rows].sum(axis=0)`` does."""
+    count, height, width = flow.shape
+    dx = np.empty((count, height, width))
+    dy = np.empty((count, height, width))
+    padded = np.empty((height + 2, width + 2))
+    row_sums = np.empty((height, width + 2))
+    col_sums = np.empty((height + 2, width))
+    sign = -1.0 if negate else 1.0
+    for k in range(count):
+        for y in range(height):
+            for x in range(width):
+                padded[y + 1, x + 1] = flow[k, y, x]
+        for x in range(width):
+            padded[0, x + 1] = flow[k, 0, x]
+            padded[height + 1, x + 1] = flow[k, height - 1, x]
+        for y in range(height + 2):
+            padded[y, 0] = padded[y, 1]
+            padded[y, width + 1] = padded[y, width]
+        for y in range(height):
+            for x in range(width + 2):
+                row_sums[y, x] = (padded[y, x] + padded[y + 1, x]) + padded[y + 2, x]
+        for y in range(height + 2):
+            for x in range(width):
+                col_sums[y, x] = (padded[y, x] + padded[y, x + 1]) + padded[y, x + 2]
+        for y in range(height):
+            for x in range(width):
+                dx[k, y, x] = sign * (row_sums[y, x] - row_sums[y, x + 2])
+                dy[k, y, x] = sign * (col_sums[y, x] - col_sums[y + 2, x])
+    sums = np.empty((clips.shape[0], 2, height, width))
+    for c in range(clips.shape[0]):
+        first = clips[c, 0]
+        for y in range(height):
+            for x in range(width):
+                sums[c, 0, y, x] = dx[first, y, x]
+                sums[c, 1, y, x] = dy[first, y, x]
+        for j in range(1, clips.shape[1]):
+            k = clips[c, j]
+            for y in range(height):
+                for x in range(width):
+                    sums[c, 0, y, x] += dx[k, y, x]
+                    sums[c, 1, y, x] += dy[k, y, x]
+    return sums
 
 
 @njit(cache=True)
