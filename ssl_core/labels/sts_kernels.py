@@ -56,6 +56,29 @@ def modal_key(keys: np.ndarray, lows: np.ndarray) -> int:
 
 
 @njit(cache=True)
+def _three_sums(field: np.ndarray, padded: np.ndarray, row_sums: np.ndarray, col_sums: np.ndarray) -> None:
+    """``flow_derivatives``' first steps for one field ``(H, W)``: pad it as numpy's
+    ``symmetric`` mode into ``padded`` ``(H+2, W+2)``, then sum three rows into ``row_sums``
+    ``(H, W+2)`` and three columns into ``col_sums`` ``(H+2, W)``, left to right as NumPy adds."""
+    height, width = field.shape
+    for y in range(height):
+        for x in range(width):
+            padded[y + 1, x + 1] = field[y, x]
+    for x in range(width):
+        padded[0, x + 1] = field[0, x]
+        padded[height + 1, x + 1] = field[height - 1, x]
+    for y in range(height + 2):
+        padded[y, 0] = padded[y, 1]
+        padded[y, width + 1] = padded[y, width]
+    for y in range(height):
+        for x in range(width + 2):
+            row_sums[y, x] = (padded[y, x] + padded[y + 1, x]) + padded[y + 2, x]
+    for y in range(height + 2):
+        for x in range(width):
+            col_sums[y, x] = (padded[y, x] + padded[y, x + 1]) + padded[y, x + 2]
+
+
+@njit(cache=True)
 def boundary_sums(flow: np.ndarray, negate: bool):
     """What the motion labels need from one flow component ``(N, H, W)`` (any float dtype,
     read as float64), without storing the ``(N, H, W)`` derivatives: the derivatives summed
@@ -73,21 +96,7 @@ def boundary_sums(flow: np.ndarray, negate: bool):
     magnitudes = np.empty(width)
     sign = -1.0 if negate else 1.0
     for k in range(count):
-        for y in range(height):
-            for x in range(width):
-                padded[y + 1, x + 1] = flow[k, y, x]
-        for x in range(width):
-            padded[0, x + 1] = flow[k, 0, x]
-            padded[height + 1, x + 1] = flow[k, height - 1, x]
-        for y in range(height + 2):
-            padded[y, 0] = padded[y, 1]
-            padded[y, width + 1] = padded[y, width]
-        for y in range(height):
-            for x in range(width + 2):
-                row_sums[y, x] = (padded[y, x] + padded[y + 1, x]) + padded[y + 2, x]
-        for y in range(height + 2):
-            for x in range(width):
-                col_sums[y, x] = (padded[y, x] + padded[y, x + 1]) + padded[y, x + 2]
+        _three_sums(flow[k], padded, row_sums, col_sums)
         # the magnitudes go to a row buffer and are summed in four interleaved partial sums:
         # one running sum would chain every add (the order only moves the approximation's
         # last bits, far below GLOBAL_MARGIN)
@@ -120,21 +129,7 @@ def clip_derivative_sums(flow: np.ndarray, clips: np.ndarray, negate: bool) -> n
     col_sums = np.empty((height + 2, width))
     sign = -1.0 if negate else 1.0
     for k in range(count):
-        for y in range(height):
-            for x in range(width):
-                padded[y + 1, x + 1] = flow[k, y, x]
-        for x in range(width):
-            padded[0, x + 1] = flow[k, 0, x]
-            padded[height + 1, x + 1] = flow[k, height - 1, x]
-        for y in range(height + 2):
-            padded[y, 0] = padded[y, 1]
-            padded[y, width + 1] = padded[y, width]
-        for y in range(height):
-            for x in range(width + 2):
-                row_sums[y, x] = (padded[y, x] + padded[y + 1, x]) + padded[y + 2, x]
-        for y in range(height + 2):
-            for x in range(width):
-                col_sums[y, x] = (padded[y, x] + padded[y, x + 1]) + padded[y, x + 2]
+        _three_sums(flow[k], padded, row_sums, col_sums)
         for y in range(height):
             for x in range(width):
                 dx[k, y, x] = sign * (row_sums[y, x] - row_sums[y, x + 2])
