@@ -125,6 +125,8 @@ def find_checkpoints(storage: str, expected_hashes: dict[str, str]) -> dict[str,
             # Tune copies a running trial's files (config.json, result.json) to storage only
             # now and then, its checkpoints at once: each checkpoint's meta.json names its trial
             identity = _json(filesystem, f"{trial_dir.path}/{CONFIG_FILE}") or {}
+            if "key" in identity and expected_hashes.get(identity["key"]) != identity.get("config_hash"):
+                continue  # another trial's folder (or another declaration's): one read, not one per file
             recorded = _recorded_epochs(filesystem, trial_dir.path)
             for key, epoch, uri in _usable_checkpoints(filesystem, trial_dir.path, prefix, expected_hashes, identity, recorded):
                 trials.setdefault(key, TrialCheckpoints()).found.append((epoch, uri))

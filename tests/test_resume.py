@@ -225,6 +225,42 @@ def test_a_retried_trial_starts_from_its_newest_checkpoint_on_storage_when_tune_
     assert starting_state(None, str(tmp_path / "nowhere"), "rotation__seed0", "h1") == (None, None, [])
 
 
+def test_finding_a_trials_checkpoints_reads_only_the_config_of_other_trials_folders(tmp_path, monkeypatch):
+    """On object storage every read is a request: a trial folder whose config.json names
+    another trial (or another declaration of this one) costs that one read; its result.json,
+    checkpoints and meta files are not opened. A folder without config.json (not yet copied
+    by Tune) is still searched through its checkpoints' meta.json."""
+    from ray_jobs import checkpoints
+    from ssl_core.io import write_json
+
+    storage = tmp_path / "study"
+    own = storage / "tune" / "run_trial_00000"
+    expected = {epoch: _checkpoint_on_storage(own, epoch, "rotation__seed0", "h1") for epoch in (1, 2)}
+    write_json(own / "config.json", {"key": "rotation__seed0", "config_hash": "h1"})
+    unsynced = storage / "tune" / "run_trial_00001"  # config.json not copied yet: found through meta.json
+    expected[3] = _checkpoint_on_storage(unsynced, 3, "rotation__seed0", "h1")
+    others = []
+    for index, (key, declared_hash) in enumerate([("rotation__seed1", "h1"), ("scratch__seed0", "h1"), ("rotation__seed0", "h0")]):
+        folder = storage / "tune" / f"run_trial_{index + 2:05d}"
+        for epoch in (1, 2):
+            _checkpoint_on_storage(folder, epoch, key, declared_hash)
+        write_json(folder / "config.json", {"key": key, "config_hash": declared_hash})
+        (folder / "result.json").write_text(json.dumps({"epoch": 2, "checkpoint_dir_name": "checkpoint_000001"}) + "\n")
+        others.append(folder)
+
+    opened, listed = [], []  # files read, folders listed
+    read_text, children = checkpoints._read_text, checkpoints._children
+    monkeypatch.setattr(checkpoints, "_read_text", lambda fs, path: opened.append(path) or read_text(fs, path))
+    monkeypatch.setattr(checkpoints, "_children", lambda fs, path: listed.append(path) or children(fs, path))
+    found = checkpoints.find_checkpoints(str(storage), {"rotation__seed0": "h1"})
+    assert found["rotation__seed0"].found == [(epoch, str(expected[epoch])) for epoch in (3, 2, 1)]
+    assert found["rotation__seed0"].missing == []
+    for folder in others:
+        assert [path for path in opened if path.startswith(f"{folder}/")] == [f"{folder}/config.json"]
+        assert [path for path in listed if path.startswith(str(folder))] == []
+    assert f"{unsynced}/checkpoint_000002/meta.json" in opened and str(unsynced) in listed
+
+
 def test_run_folder_checkpoints_are_the_trials_own_newest_first(tmp_path):
     """A multi-worker trial's TorchTrainer run folder: its checkpoints of the same key and hash,
     newest epoch first (folder names are timestamps, not epochs); empty or foreign ones left out."""
