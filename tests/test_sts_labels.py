@@ -144,6 +144,31 @@ def test_patch_moving_down_left_location_and_orientation():
     assert np.allclose(Mu_p, -Mu)
 
 
+@pytest.mark.parametrize("impl", ["paper", "official"])
+def test_pattern2_location_is_the_largest_mean_and_its_orientation_counts_only_that_ring(impl):
+    # S = 16, e = 2: centre [6:10]^2 = 16 px, ring 2 = [4:12]^2 - centre = 48 px, ring 3 =
+    # [2:14]^2 - [4:12]^2 = 80 px, outer = 256 - 144 = 112 px. Magnitude 1 everywhere, 2 on
+    # ring 2: sums 16, 96, 80, 112 (a sum would pick the outer ring, 4); means 1, 2, 1, 1 ->
+    # ring 2 (label 2). Angles: 100 deg on ring 2 (bin 2; official split 35/45 to bin 2,
+    # 10/45 to bin 3 -> bin 2) -> orientation 3; 300 deg elsewhere (bin 6), which would win
+    # (weight 208 against 96) if pixels outside the ring counted.
+    S, e = 16, 2
+    ring2 = np.zeros((S, S), bool)
+    ring2[2 * e:6 * e, 2 * e:6 * e] = True
+    ring2[3 * e:5 * e, 3 * e:5 * e] = False
+    mag = np.where(ring2, 2.0, 1.0)
+    ang = np.where(ring2, 100.0, 300.0)
+    assert sts.location_orientation(mag, ang, 2, impl) == (2, 3)
+    # pattern 3 sums: the 8 triangles of 36 px (diagonals in two) hold ring-2 pixels unevenly,
+    # but with magnitude 0 off the top-left quadrant's lower triangle, that triangle (1) wins
+    # and its angles decide: 200 deg -> bin 4 (official 20/45 to bin 5, 25/45 to bin 4) -> 5.
+    tri1 = pattern_masks(S)[3][0]
+    assert sts.location_orientation(np.where(tri1, 1.0, 0.0), np.where(tri1, 200.0, 10.0), 3, impl) == (1, 5)
+    # official pattern 1: every block sum zero -> (0, 0); paper: the first block, bin 1
+    zero = np.zeros((S, S))
+    assert sts.location_orientation(zero, zero, 1, impl) == ((0, 0) if impl == "official" else (1, 1))
+
+
 def test_static_clip_labels():
     T = 4
     rgb = np.zeros((T, S, S, 3), np.uint8)
@@ -412,6 +437,30 @@ def test_gather_region_takes_the_region_pixels_frame_by_frame_like_boolean_index
         for region in masks:
             n = gather_region(keys.reshape(5, -1), np.flatnonzero(region), out)
             np.testing.assert_array_equal(out[:n], keys[:, region].ravel(), err_msg=f"pattern {pattern}")
+
+
+@pytest.mark.parametrize("impl", ["paper", "official"])
+def test_compiled_orientation_votes_equal_numpy_bincounts_bit_for_bit(impl):
+    """The fast path's histogram against :func:`orientation_histogram` (NumPy bincounts) on
+    seeded magnitudes and angles: random, at bin edges (multiples of 45, 360) and with zeros;
+    every region of every pattern. Compared bit for bit (a reassociated sum fails)."""
+    from ssl_core.labels.sts_kernels import orientation_votes
+
+    rng = np.random.default_rng(5)
+    for case in range(60):
+        S = int(rng.choice([8, 16, 24]))
+        mag = rng.exponential(rng.choice([1e-3, 1.0, 1e3]), (S, S)) * (rng.random((S, S)) > 0.2)
+        ang = rng.uniform(0, 360, (S, S))
+        edges = rng.random((S, S)) < 0.2
+        ang[edges] = 45.0 * rng.integers(0, 9, int(edges.sum()))
+        for pattern, masks in pattern_masks(S).items():
+            for region in masks:
+                expected = sts.orientation_histogram(mag[region], ang[region], impl)
+                got = orientation_votes(mag, ang, np.flatnonzero(region), impl == "official")
+                assert got.tobytes() == expected.tobytes(), (case, pattern)
+        for pattern in (1, 2, 3):
+            assert (sts.location_orientation(mag, ang, pattern, impl, compiled=True)
+                    == sts.location_orientation(mag, ang, pattern, impl)), (case, pattern)
 
 
 def test_the_strongest_field_falls_back_to_cartToPolar_when_the_sums_are_close():

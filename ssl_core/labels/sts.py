@@ -316,28 +316,42 @@ def region_magnitudes(mag: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 def location_orientation(mag: np.ndarray, ang: np.ndarray, pattern: int,
-                         label_impl: str = DEFAULT_LABEL_IMPL, masks: np.ndarray | None = None) -> tuple[int, int]:
+                         label_impl: str = DEFAULT_LABEL_IMPL, compiled: bool = False) -> tuple[int, int]:
     """(location, orientation) labels of one summed motion boundary for one pattern.
 
     ``mag`` / ``ang`` ``(S, S)``. Location: region with the largest magnitude sum
     (patterns 1, 3) or mean (pattern 2), first region on ties; orientation: argmax + 1 of
     :func:`orientation_histogram` over that region. Official pattern 1 returns ``(0, 0)``
-    when every block sum is zero.
+    when every block sum is zero. ``compiled``: the histogram by
+    :func:`sts_kernels.orientation_votes` (the same sums; for the fast path).
     """
     _check_impl(label_impl)
     if pattern not in NUM_REGIONS:
         raise ValueError(f"pattern must be 1, 2 or 3, got {pattern!r}")
-    if masks is None:
-        masks = pattern_masks(mag.shape[-1])[pattern]
+    masks, sizes, pixels = _pattern_layout(mag.shape[-1], pattern)
     scores = region_magnitudes(mag, masks)
     if pattern == 2:
-        scores = scores / masks.reshape(len(masks), -1).sum(axis=1)
+        scores = scores / sizes
     if pattern == 1 and label_impl == "official" and not np.any(scores > 0):
         return 0, 0
     k = int(np.argmax(scores))
-    region = masks[k].astype(bool, copy=False)  # float 0/1 masks are accepted too
-    hist = orientation_histogram(mag[region], ang[region], label_impl)
+    region = pixels[k]  # flat indices, row-major: the order of boolean indexing
+    if compiled:
+        hist = sts_kernels.orientation_votes(np.ascontiguousarray(mag, np.float64), np.ascontiguousarray(ang, np.float64),
+                                             region, label_impl == "official")
+    else:
+        hist = orientation_histogram(np.ravel(mag)[region], np.ravel(ang)[region], label_impl)
     return k + 1, int(np.argmax(hist)) + 1
+
+
+@lru_cache(maxsize=32)
+def _pattern_layout(S: int, pattern: int) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """One pattern's regions for an ``S x S`` frame, made once per size: float64 0/1 masks
+    ``(R, S, S)`` (the region sums), pixels per region as float64 ``(R,)`` (the pattern-2
+    means) and each region's flat pixel indices."""
+    masks = pattern_masks(S)[pattern]
+    return (masks.astype(np.float64), masks.reshape(len(masks), -1).sum(axis=1).astype(np.float64),
+            _region_pixels(S)[pattern])
 
 
 def global_motion_labels(flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL) -> np.ndarray:
@@ -361,11 +375,10 @@ def motion_labels(flow_u, flow_v, label_impl: str = DEFAULT_LABEL_IMPL) -> np.nd
     flow_u, flow_v = _check_flow(flow_u, flow_v)
     Mu, Mv = motion_boundaries(flow_u, flow_v, label_impl)
     polar = [magnitude_angle(M[0], M[1]) for M in (Mu, Mv)]
-    masks = pattern_masks(flow_u.shape[-1])
     labels: list[int] = []
     for pattern in (1, 2, 3):
         for mag, ang in polar:
-            labels.extend(location_orientation(mag, ang, pattern, label_impl, masks[pattern]))
+            labels.extend(location_orientation(mag, ang, pattern, label_impl))
     labels.extend(global_motion_labels(flow_u, flow_v, label_impl).tolist())
     return np.array(labels, dtype=np.int64)
 
@@ -506,17 +519,10 @@ def compute_labels_reference(rgb, flow_u, flow_v, label_impl: str = DEFAULT_LABE
             "appearance": appearance_labels(rgb, label_impl)}
 
 
-@lru_cache(maxsize=8)
-def _float_pattern_masks(S: int) -> dict[int, np.ndarray]:
-    """:func:`pattern_masks` as float64 0/1 arrays, made once per size (the region sums use them)."""
-    return {pattern: mask.astype(np.float64) for pattern, mask in pattern_masks(S).items()}
-
-
 def _motion_labels_shared(flow_u, flow_v, label_impl: str) -> np.ndarray:
     """:func:`motion_labels` with each component's derivatives computed once, by a compiled
     loop of the same arithmetic, and used for both the summed boundaries and the global
     labels (the reference computes them twice); the same values, so the same labels."""
-    masks = _float_pattern_masks(flow_u.shape[-1])
     polar, global_labels = [], []
     for f in (flow_u, flow_v):
         sum_dx, sum_dy, approximate = sts_kernels.boundary_sums(np.ascontiguousarray(f), label_impl == "paper")
@@ -525,7 +531,7 @@ def _motion_labels_shared(flow_u, flow_v, label_impl: str) -> np.ndarray:
     labels: list[int] = []
     for pattern in (1, 2, 3):
         for mag, ang in polar:
-            labels.extend(location_orientation(mag, ang, pattern, label_impl, masks[pattern]))
+            labels.extend(location_orientation(mag, ang, pattern, label_impl, compiled=True))
     return np.array(labels + global_labels, dtype=np.int64)
 
 

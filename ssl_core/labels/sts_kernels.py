@@ -2,8 +2,9 @@
 :func:`ssl_core.labels.sts.curriculum_scores`.
 
 Each kernel does the same arithmetic, in the same order, as the NumPy reference it replaces
-(``flow_derivatives`` and the sums over fields, ``colour_iou``, the modal triple and the
-colour-bin counts of ``dominant_colour``), so the labels stay bit-identical (the one
+(``flow_derivatives`` and the sums over fields, ``orientation_histogram``'s bincounts,
+``colour_iou``, the modal triple and the colour-bin counts of ``dominant_colour``), so the
+labels stay bit-identical (the one
 exception, the per-field magnitude sums of ``boundary_sums``, is an approximation that only
 decides beyond a margin); large outputs are written into buffers the caller reuses;
 ``tests/test_sts_labels.py`` compares the two paths on seeded clips. ``cache=True`` keeps
@@ -210,6 +211,27 @@ def ious(hist: np.ndarray) -> np.ndarray:
             per_channel[c] = inter / union
         out[r] = (per_channel[0] + per_channel[1] + per_channel[2]) / 3.0
     return out
+
+
+@njit(cache=True)
+def orientation_votes(mag: np.ndarray, ang: np.ndarray, pixels: np.ndarray, split: bool) -> np.ndarray:
+    """``orientation_histogram(mag.ravel()[pixels], ang.ravel()[pixels])`` -> float64 ``(8,)``
+    for ``mag`` / ``ang`` float64 ``(S, S)`` (angles in degrees, 0..360) and ascending flat
+    ``pixels``: ``split`` (official) accumulates the two ``bincount`` passes (each vote's
+    ``1 - r/45`` share to its bin, ``r/45`` to the next) separately, in pixel order, and adds
+    them at the end; otherwise one hard-vote pass. The same sums, in the same order."""
+    flat_mag, flat_ang = mag.ravel(), ang.ravel()
+    lower, upper = np.zeros(8), np.zeros(8)
+    for i in range(pixels.size):
+        angle, weight = flat_ang[pixels[i]], flat_mag[pixels[i]]
+        b = np.int64(np.floor(angle / 45.0)) % 8
+        if split:
+            frac = np.mod(angle, 45.0) / 45.0
+            lower[b] += weight * (1.0 - frac)
+            upper[(b + 1) % 8] += weight * frac
+        else:
+            lower[b] += weight
+    return lower + upper if split else lower
 
 
 @njit(cache=True)
