@@ -616,7 +616,7 @@ def _appearance_labels_shared(rgb: np.ndarray, label_impl: str) -> np.ndarray:
     pixels = _region_pixels(rgb.shape[1])
     region_of, slices = _region_map(rgb.shape[1])
     frames, size = rgb.shape[:2]
-    histograms = _scratch("histograms", (frames, sum(NUM_REGIONS.values()), 3, 256), np.int32)
+    histograms = _scratch("histograms", (frames, slices[3].stop, 3, 256), np.int32)  # every region of the map
     keys = _scratch("keys", (frames, size, size), np.uint32)
     sts_kernels.region_histograms(rgb, region_of, histograms, keys)
     region_ious = sts_kernels.ious(histograms)
