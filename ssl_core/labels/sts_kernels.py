@@ -5,9 +5,10 @@ Each kernel does the same arithmetic, in the same order, as the NumPy reference 
 (``flow_derivatives`` and the sums over fields, ``orientation_histogram``'s bincounts,
 ``colour_iou``, the modal triple and the colour-bin counts of ``dominant_colour``), so the
 labels stay bit-identical (the one exception, the per-field magnitude sums of
-``boundary_sums``, is an approximation that only decides beyond a margin); large outputs are written into buffers the caller reuses;
-``tests/test_sts_labels.py`` compares the two paths on seeded clips. ``cache=True`` keeps
-the compiled code beside this file: the first process compiles (about 2.5 s), later ones load it.
+``boundary_sums``, is an approximation that only decides beyond a margin); large outputs
+are written into buffers the caller reuses; ``tests/test_sts_labels.py`` compares the two
+paths on seeded clips. ``cache=True`` keeps the compiled code beside this file: the first
+process compiles (about 2.5 s), later ones load it.
 """
 from __future__ import annotations
 
