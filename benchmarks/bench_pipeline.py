@@ -55,12 +55,18 @@ def count_rows(store: Path, folder: str) -> int:
     return sum(pq.ParquetFile(path).metadata.num_rows for path in sorted((store / folder).glob("*.parquet")))
 
 
+def cores_of_run(cpus: int, pin: bool) -> tuple[int, ...]:
+    """The cores a run with ``cpus`` Ray CPUs gets: pinned, the first ``cpus`` of this
+    process's (all of them, for more CPUs than cores: simulated workers); else all."""
+    allowed = sorted(os.sched_getaffinity(0))
+    return tuple(allowed[:cpus] if pin else allowed)
+
+
 def run_once(dataset: Path, config: LabelPipelineConfig, cpus: int, pin: bool = False) -> dict[str, float]:
     """One fresh run on a fresh Ray with ``cpus`` CPUs: seconds and counts. ``pin``: every
     process of the run on the first ``cpus`` cores of this process's affinity (all, if fewer)."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if pin:  # more CPUs than cores (simulated workers): all the cores
-        os.sched_setaffinity(0, allowed[:cpus])
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cores_of_run(cpus, pin))
     ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     try:
         with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as out:
@@ -80,10 +86,6 @@ def run_once(dataset: Path, config: LabelPipelineConfig, cpus: int, pin: bool = 
 AFFINITIES = {"pinned": True, "shared": False}
 
 
-def cores_of_run(cpus: int, pin: bool) -> tuple[int, ...]:
-    """The cores a run with ``cpus`` Ray CPUs gets (as :func:`run_once` sets them)."""
-    allowed = sorted(os.sched_getaffinity(0))
-    return tuple(allowed[:cpus] if pin else allowed)
 
 
 def report(config: LabelPipelineConfig, cpu_counts: Sequence[int], repeats: int, pin: bool, dataset: Path,

@@ -257,13 +257,13 @@ def clip_scores(quant_u: np.ndarray, quant_v: np.ndarray, clip: ClipConfig, labe
     never holds all its fields' derivatives at once."""
     num_starts = max(len(quant_u) + clip.stride - clip.span + 1, 0)
     top, left = (quant_u.shape[1] - clip.crop) // 2, (quant_u.shape[2] - clip.crop) // 2
-    window = (slice(top, top + clip.crop), slice(left, left + clip.crop))
     scores = [np.empty(0, np.float64)]
     for first in range(0, num_starts, SCORE_BATCH):
         clips = [clip_rows(start, clip.num_frames, clip.stride) - first
                  for start in range(first, min(first + SCORE_BATCH, num_starts))]
-        fields = slice(first, first + int(clips[-1][-1]) + 1)
-        u, v = (decode_flow_jpeg(quant[fields][(slice(None),) + window]) for quant in (quant_u, quant_v))
+        last = first + int(clips[-1][-1])
+        u, v = (decode_flow_jpeg(quant[first:last + 1, top:top + clip.crop, left:left + clip.crop])
+                for quant in (quant_u, quant_v))
         scores.append(curriculum_scores(u, v, clips, label_impl))
     return np.concatenate(scores)
 
