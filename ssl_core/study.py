@@ -2,7 +2,7 @@
 
 A study script is::
 
-    STUDY = Study(name="rotation_vs_scratch", title="...", table="CSTP/T2",
+    STUDY = Study(name="rotation_vs_scratch", title="...", table=None,
                   arms=(Arm("scratch", {"method.name": "scratch"}), Arm("rotation", {...})),
                   metrics=(Metric("linear/ucf/top1"), ...), presets=PRESETS)
     if __name__ == "__main__":

@@ -13,7 +13,8 @@ from ssl_core.config import ConfigError
 from ssl_core.data.config import ClipConfig
 from ssl_core.heads.temporal import MotionExcitation
 from ssl_core.losses.mfo import (
-    graph_loss, graph_target, instance_graph, instance_info_nce, retrieval_loss, semantic_graph, sinkhorn, temporal_views,
+    graph_loss, graph_target, instance_graph, instance_info_nce, retrieval_loss, semantic_graph, sinkhorn,
+    temporal_contrast_loss, temporal_views,
 )
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.pretrain import PretrainConfig
@@ -218,6 +219,57 @@ def test_temporal_views_reverse_official_and_reverse_plus_shuffle_paper():
     assert sorted(paper[1].flatten().tolist()) == [0, 1, 2, 3, 4] and paper[1].flatten().tolist() != [0, 1, 2, 3, 4]
 
 
+def test_temporal_contrast_loss_on_orthogonal_embeddings_by_hand():
+    # every cosine 0, so each query's loss is log(1 + number of negatives): official, 2 videos,
+    # one reversal: the other video's 2 clips + the 2 reversed clips of its own video -> log 5;
+    # paper, reversal and shuffle: the query clip's own 2 augmentations -> log 3
+    basis = torch.eye(12)
+    a, b = basis[0:2], basis[2:4]
+    official = temporal_contrast_loss(a, b, basis[4:6].unsqueeze(1), basis[6:8].unsqueeze(1), 0.07, "official")
+    paper = temporal_contrast_loss(a, b, basis[4:8].view(2, 2, 12), basis[8:12].view(2, 2, 12), 0.07, "paper")
+    torch.testing.assert_close(official, torch.tensor(math.log(5)))
+    torch.testing.assert_close(paper, torch.tensor(math.log(3)))
+
+
+@pytest.mark.parametrize("impl", ["official", "paper"])
+def test_temporal_contrast_loss_by_loop(impl):
+    g = torch.Generator().manual_seed(3)
+    n, views = 3, (1 if impl == "official" else 2)
+    a, b = torch.randn(n, 5, generator=g), torch.randn(n, 5, generator=g)
+    aug_a, aug_b = torch.randn(n, views, 5, generator=g), torch.randn(n, views, 5, generator=g)
+    cos = lambda u, v: float(F.cosine_similarity(u, v, dim=0)) / 0.07  # noqa: E731
+    total = 0.0
+    for i in range(n):
+        for query, partner, own, partners_own in ((a[i], b[i], aug_a[i], aug_b[i]), (b[i], a[i], aug_b[i], aug_a[i])):
+            negatives = list(own)
+            if impl == "official":
+                negatives += list(partners_own) + [clip[j] for clip in (a, b) for j in range(n) if j != i]
+            logits = torch.tensor([cos(query, partner)] + [cos(query, k) for k in negatives])
+            total += float(torch.logsumexp(logits, 0) - logits[0])
+    torch.testing.assert_close(temporal_contrast_loss(a, b, aug_a, aug_b, 0.07, impl), torch.tensor(total / (2 * n)))
+
+
+def test_feature_level_augmentation_is_applied_before_the_me_block():
+    # With the ME gate at 0 (out = x) the time-averaged per-step head cannot tell a reversed
+    # feature from the original; an active ME block, which is not symmetric in time, can.
+    method = mfo().eval()
+    batch = batch_for(method)
+    with torch.no_grad():
+        for block in method.motion.values():
+            block.expand[1].weight.zero_()
+        still = method.embed(batch)
+        for block in method.motion.values():
+            block.expand[1].weight.fill_(1.0)
+        active = method.embed(batch)
+    for level in ("low", "mid"):
+        for view in ("a", "b"):
+            assert still[f"temporal_{level}_aug_{view}"].shape == (4, 1, 128)
+            torch.testing.assert_close(still[f"temporal_{level}_aug_{view}"][:, 0], still[f"temporal_{level}_{view}"])
+            assert not torch.allclose(active[f"temporal_{level}_aug_{view}"][:, 0], active[f"temporal_{level}_{view}"], atol=1e-4)
+    paper = mfo({"mfo_impl": "paper"})
+    assert paper.embed(batch_for(paper))["temporal_low_aug_a"].shape == (4, 2, 128)  # reversed and shuffled
+
+
 # --------------------------------------------------------------------------- the method
 
 
@@ -337,6 +389,18 @@ def test_input_level_temporal_augmentation_adds_negatives_without_the_me_block()
     assert paper.embed(batch_for(paper))["input_negatives"].shape == (16, 128)  # reversed and shuffled
 
 
+@pytest.mark.parametrize("temporal", ["none", "input"])
+def test_timestamp_retrieval_goes_with_the_feature_level_temporal_modelling(temporal):
+    def retrieval_terms(options):
+        method = mfo(options)
+        method.on_epoch_start(20, 30)
+        return {name for name in method.losses(method.embed(batch_for(method))) if name.startswith("ret_")}
+
+    assert retrieval_terms({"temporal": "feature"}) == {"ret_low", "ret_mid"}  # 8 frames: the high level has T = 1
+    assert retrieval_terms({"temporal": temporal}) == set()
+    assert retrieval_terms({"temporal": temporal, "retrieval": "always"}) == {"ret_low", "ret_mid"}
+
+
 def test_prototypes_stay_unit_norm_and_get_no_gradient_in_epoch_0():
     method = mfo()
     batch = batch_for(method)
@@ -358,6 +422,7 @@ def test_prototypes_stay_unit_norm_and_get_no_gradient_in_epoch_0():
     ({"mfo_impl": "code"}, "method.options.mfo_impl"),
     ({"graph_lower": "both"}, "method.options.graph_lower"),
     ({"temporal": "pixel"}, "method.options.temporal"),
+    ({"retrieval": "never"}, "method.options.retrieval"),
     ({"stage_split": 1.5}, "method.options.stage_split"),
     ({"stage_split_unit": "batch"}, "method.options.stage_split_unit"),
     ({"num_prototypes": 1}, "method.options.num_prototypes"),

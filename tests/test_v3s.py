@@ -18,7 +18,7 @@ from ssl_core.methods import MethodConfig, build_method
 from ssl_core.methods.v3s import V3SOptions
 from ssl_core.pretrain import PretrainConfig, selected_weights, selection_indices
 from ssl_core.samplers.v3s import (
-    SIDES, Setting, V3SSampler, head_square, perspective, projection_corners, scale_corners,
+    SIDES, Setting, V3SSampler, head_square, perspective, projection_corners, scale_corners, wrapped_indices,
 )
 
 # ----------------------------------------------------------------- independent references
@@ -206,14 +206,33 @@ def test_realised_strides_equal_the_label(reading):
     s = sampler(clip(8), spatial_scales=(), projections=(), temporal_stride=reading)
     seen = set()
     for _ in range(2000):
-        length = int(rng.integers(20, 200))
+        length = int(rng.integers(40, 200))  # every span fits (wrapping: the tests below)
         out, draw = s(coordinate_video(length, 24, 24), rng)
         setting = s.temporal_classes[draw.temporal]
         assert setting == draw.temporal_setting
-        steps = np.diff(out[:, 12, 12, 2].astype(int)) % length
+        steps = np.diff(out[:, 12, 12, 2].astype(int))
         assert steps.tolist() == expected_steps(setting, 8, reading)
         seen.add(setting)
     assert seen == set(s.temporal_classes)
+
+
+def pace_code_loop(start, stride, count, length):
+    """The pace-prediction code's ``loop_load_rgb``, 0-based: when the next frame would pass the
+    last one, restart at frame 0 and count the stride from there."""
+    frames, step = [], 0
+    for _ in range(count):
+        frames.append(start + step * stride)
+        if start + (step + 1) * stride > length - 1:
+            start, step = 0, 0
+        else:
+            step += 1
+    return frames
+
+
+def test_wrapping_restarts_at_the_first_frame_as_the_pace_code():
+    assert wrapped_indices(8, np.full(7, 3), 10).tolist() == [8, 0, 3, 6, 9, 0, 3, 6]  # by hand
+    assert pace_code_loop(8, 3, 8, 10) == [8, 0, 3, 6, 9, 0, 3, 6]
+    assert wrapped_indices(5, np.array([1, 1, 1, 2, 2, 2]), 8).tolist() == [5, 6, 7, 0, 2, 4, 6]  # T_P: the steps go on
 
 
 def test_too_short_videos_wrap_to_the_start_or_are_skipped():
@@ -224,7 +243,7 @@ def test_too_short_videos_wrap_to_the_start_or_are_skipped():
         out, draw = wrap(video, rng)
         if draw.temporal_setting.values == (4,):
             frames = out[:, 12, 12, 2].astype(int)
-            assert (frames == (frames[0] + 4 * np.arange(8)) % 20).all()
+            assert frames.tolist() == pace_code_loop(frames[0], 4, 8, 20)
     skip = sampler(clip(8), spatial_scales=(), projections=(), temporal_scales=(4,), temporal_projections=(),
                    short_video="skip", identity_class=False)
     assert not skip.fits(20) and skip.fits(29)
@@ -336,6 +355,7 @@ def test_loss_is_the_sum_of_two_cross_entropies_and_falls():
 @pytest.mark.parametrize("options, field", [
     ({"spatial_scales": [[1.3, 1.3]]}, "method.options.spatial_scales[0]"),
     ({"spatial_scales": [[1.3]]}, "method.options.spatial_scales[0]"),
+    ({"spatial_scales": [[0.7, 1]]}, "method.options.spatial_scales[0]"),
     ({"projections": [1.2]}, "method.options.projections[0]"),
     ({"temporal_scales": [0]}, "method.options.temporal_scales[0]"),
     ({"temporal_projections": [[2, 2]]}, "method.options.temporal_projections[0]"),

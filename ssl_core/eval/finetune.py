@@ -4,19 +4,37 @@ Conv weights come from the backbone (random init or a checkpoint); the classifie
 new. Training: one random augmented clip per video per epoch, SGD with momentum and a
 cosine schedule. Test: clip accuracy over every test clip and video accuracy from the
 softmax averaged over the K uniformly sampled clips of each video (STS section 5).
+
+The training clip is a random start, square crop and (``flip``) mirror. ``augment`` adds CSTP's
+augmentations, for the rows of CSTP Tables 1, 2 and 5 that train from scratch "with the
+aforementioned data augmentation methods" (the paper's Exp. 1-4: 60.3 / 67.5 / 66.9 / 71.1 %):
+- ``"pace"``: playback-rate augmentation: the clip's stride is a rate drawn uniformly from
+  CSTP's (1, 2, 4, 8) whose span fits in the video (1 when none does), not predicted;
+- ``"base"``: CSTP's base augmentation (``ssl_core.data.augment.BaseAugment``, p 0.3: small
+  rotation, colour jitter, greyscale, blur), applied to the cropped clip;
+- ``"rotation"``: rotation augmentation: a random quarter turn (0, 90, 180, 270 degrees) of
+  the clip, after the base augmentation (the order of CSTP's sampler), not predicted.
+Draw order: rate, window (start, crop, flip), base augmentation, quarter turn.
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ssl_core.config import require
-from ssl_core.data.dataset import EvalClips, TrainClips, VideoCollection
+from ssl_core.data.augment import BaseAugment, random_quarter_turn
+from ssl_core.data.clips import random_training_clip, to_tensor
+from ssl_core.data.dataset import EvalClips, SeededExamples, TrainClips, VideoCollection
 from ssl_core.eval.linear import video_and_clip_accuracy
+from ssl_core.samplers.cstp import PLAYBACK_RATES, draw_playback_rate
+
+AUGMENTATIONS = ("base", "pace", "rotation")
 
 
 @dataclass(frozen=True)
@@ -28,12 +46,16 @@ class FinetuneConfig:
     weight_decay: float = 5e-4
     dropout: float = 0.5
     flip: bool = True  # off for the embedded data: its classes include left vs right motion
+    augment: tuple[str, ...] = ()  # CSTP's training augmentations (module docstring): "base", "pace", "rotation"
 
     def validate(self, prefix: str = "finetune.") -> "FinetuneConfig":
         require(self.epochs >= 1, prefix + "epochs", f"must be >= 1, got {self.epochs}")
         require(self.batch_size >= 1, prefix + "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
         require(0 <= self.dropout < 1, prefix + "dropout", f"must be in [0, 1), got {self.dropout}")
+        require(isinstance(self.augment, tuple) and len(set(self.augment)) == len(self.augment)
+                and all(name in AUGMENTATIONS for name in self.augment), prefix + "augment",
+                f"must be distinct names among {', '.join(AUGMENTATIONS)}, got {self.augment!r}")
         return self
 
 
@@ -56,7 +78,8 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
     config.validate()
     torch.manual_seed(seed)
     model = VideoClassifier(copy.deepcopy(backbone), train_videos.num_classes, config.dropout).to(device)
-    train_set = TrainClips(train_videos, seed=seed, flip=config.flip)
+    train_set = AugmentedTrainClips(train_videos, config.augment, seed=seed, flip=config.flip) if config.augment \
+        else TrainClips(train_videos, seed=seed, flip=config.flip)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed), drop_last=len(train_set) > config.batch_size)
     optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
@@ -70,6 +93,34 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
             optimiser.step()
             scheduler.step()
     return _score(model, test_videos, clips_per_video, config.batch_size, device)
+
+
+def augmented_training_clip(frames: np.ndarray, clip, augment: tuple[str, ...], rng: np.random.Generator,
+                            flip: bool = True, base: BaseAugment = BaseAugment(flip=False)) -> np.ndarray:
+    """A random training clip of uint8 ``frames`` ``(T, H, W, 3)`` for ``clip`` (a ClipConfig) with
+    CSTP's augmentations ``augment`` (module docstring): uint8 ``(num_frames, crop, crop, 3)``.
+    ``base`` is the base augmentation; its own flip stays off, since the window mirrors."""
+    if "pace" in augment:
+        clip = dataclasses.replace(clip, stride=PLAYBACK_RATES[draw_playback_rate(len(frames), clip.num_frames, PLAYBACK_RATES, rng)])
+    video = random_training_clip(frames, clip, rng, flip)
+    if "base" in augment:
+        video = base(video, rng)
+    if "rotation" in augment:
+        video, _ = random_quarter_turn(video, rng)
+    return np.ascontiguousarray(video)
+
+
+class AugmentedTrainClips(SeededExamples):
+    """Labelled training clips with CSTP's augmentations ``augment`` (module docstring).
+    Item: ``(clip (C, T, H, W) float32, label)``."""
+
+    def __init__(self, videos: VideoCollection, augment: tuple[str, ...], seed: int = 0, flip: bool = True):
+        super().__init__(videos, self._labelled_clip, seed)
+        self.augment, self.flip = augment, flip
+
+    def _labelled_clip(self, videos: VideoCollection, index: int, rng: np.random.Generator):
+        video = augmented_training_clip(videos.frames(index), videos.clip, self.augment, rng, self.flip)
+        return to_tensor(video), int(videos.entries[index].label)
 
 
 @torch.no_grad()

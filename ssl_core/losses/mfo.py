@@ -158,12 +158,30 @@ def temporal_views(x: torch.Tensor, impl: str, generator: torch.Generator | None
     return views
 
 
-def temporal_contrast_loss(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.07, impl: str = "official",
-                           generator: torch.Generator | None = None) -> torch.Tensor:
-    """L_aug (feature-level temporal modelling) on per-step projections ``a``, ``b`` ``(B, D, T)``
-    of the two clips, each compared flattened over ``(D, T)`` and normalised. For a query clip
-    the positive is the other clip of its video; negatives are the other videos' clips and the
-    temporally augmented versions (:func:`temporal_views`) of both clips of every video."""
-    flat = lambda x: F.normalize(x.flatten(1), dim=1)  # noqa: E731
-    augmented = [flat(view) for x in (a, b) for view in temporal_views(x, impl, generator)]
-    return instance_info_nce(flat(a), flat(b), temperature, extra_negatives=torch.cat(augmented))
+def temporal_contrast_loss(a: torch.Tensor, b: torch.Tensor, augmented_a: torch.Tensor, augmented_b: torch.Tensor,
+                           temperature: float = 0.07, impl: str = "official") -> torch.Tensor:
+    """L_aug (feature-level temporal modelling) on clip embeddings ``a``, ``b`` ``(N, D)`` of the
+    two clips of ``N`` videos and ``augmented_a``, ``augmented_b`` ``(N, A, D)``: the embeddings of
+    the same clips' temporally augmented features (:func:`temporal_views` before the ME block).
+    For each query clip the positive is the other clip of its video; the negatives are
+    official (public code's ``motion_contrast``): both clips of every other video and the
+    augmented versions of both clips of the query's video; paper (Eq. 11-12): the augmented
+    versions of the query clip alone. Cosine / ``temperature``; the mean over the ``2N`` queries."""
+    _check_impl(impl)
+    n = len(a)
+    if a.shape != b.shape or augmented_a.shape != augmented_b.shape or augmented_a.shape[::2] != a.shape:
+        raise ValueError(f"a, b: (N, D) and augmented_a, augmented_b: (N, A, D), got {tuple(a.shape)}, {tuple(b.shape)}, "
+                         f"{tuple(augmented_a.shape)}, {tuple(augmented_b.shape)}")
+    queries = F.normalize(torch.cat([a, b]), dim=1)
+    augmented = F.normalize(torch.cat([augmented_a, augmented_b]), dim=2)
+    partner = (torch.arange(2 * n, device=a.device) + n) % (2 * n)
+    positive = (queries * queries[partner]).sum(1, keepdim=True)
+    own = torch.einsum("rd,rad->ra", queries, augmented)
+    if impl == "paper":
+        negatives = own
+    else:
+        video = torch.arange(2 * n, device=a.device) % n
+        others = (queries @ queries.t()).masked_fill(video[:, None] == video[None, :], float("-inf"))
+        negatives = torch.cat([others, own, torch.einsum("rd,rad->ra", queries, augmented[partner])], 1)
+    logits = torch.cat([positive, negatives], 1) / temperature
+    return F.cross_entropy(logits, torch.zeros(2 * n, dtype=torch.long, device=a.device))

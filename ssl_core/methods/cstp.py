@@ -66,8 +66,9 @@ DEFAULT_TEMPERATURE = {"simclr": 0.1, "moco": 0.07}
 @dataclass(frozen=True)
 class CSTPOptions:
     """Switches and weights of CSTP (defaults: the public code's full BYOL + STOR + pace +
-    rotation setting). ``temperature`` 0 means the framework's usual value (SimCLR 0.1,
-    MoCo 0.07); ``proj_hidden_dim`` 0 means 4 x the backbone's feature dim."""
+    rotation setting and loss weights; the projector sizes are laptop-sized, the public code's
+    512 -> 4096 -> 512 is the ``paper`` preset's). ``temperature`` 0 means the framework's usual
+    value (SimCLR 0.1, MoCo 0.07); ``proj_hidden_dim`` 0 means 4 x the backbone's feature dim."""
 
     num_candidates: int = 5
     stor: bool = True

@@ -17,7 +17,11 @@ Losses (``ssl_core.losses.mfo``), on the batch gathered across DDP workers:
   ``lambda_sem`` (0.5), with a queue of ``queue_size`` past entries per view;
 - ``ret_<level>``: timestamp retrieval of clips A + B against the long view (levels whose
   ``T_l`` is even and >= 2; at the laptop preset's 8 frames R3D-18's high level has T = 1);
-- ``aug_<level>`` (low, mid; ``temporal = "feature"``): feature-level temporal contrast;
+  part of the feature-level temporal modelling unless ``retrieval="always"``;
+- ``aug_<level>`` (low, mid; ``temporal = "feature"``): feature-level temporal contrast: the
+  level's feature map is time-reversed (paper: and shuffled) *before* the ME block, and each
+  clip's ``temporal`` head output, averaged over time, is contrasted with the other clip of its
+  video against the augmented ones (see the table);
 - ``mul_<level>``: the graph constraint, from the stage split on; target ``graph_lower`` at
   low and mid, ``graph_high`` at high.
 Weights: high 1, mid 0.5, low 0.3 (``ret``, ``aug``, ``mul``).
@@ -31,7 +35,8 @@ Weights: high 1, mid 0.5, low 0.3 (``ret``, ``aug``, ``mul``).
 | instance graph | softmax of A x B, thresholded | Eq. 8 (mean of the four view pairs), Eq. 6 |
 | prototype queue | raw logits, used from ``queue_start_epoch`` | the distributions, used at once |
 | L_mul reduction | mean over all (i, j) | mean of the rows' cross-entropies |
-| L_aug negatives | time reversal | reversal and shuffle |
+| L_aug augmentations | time reversal | reversal and shuffle |
+| L_aug negatives | both clips of the other videos, and the augmentations of both clips of the query's video | the query clip's own augmentations (Eq. 12) |
 
 Pretext accuracy ``pretext/acc``: in-batch instance discrimination of the high ``ins``
 embeddings (is clip B of the same video the nearest?); chance is 1 / batch size.
@@ -70,6 +75,7 @@ LEVELS = ("low", "mid", "high")
 LOWER_LEVELS = ("low", "mid")
 LEVEL_WEIGHTS = {"low": 0.3, "mid": 0.5, "high": 1.0}
 TEMPORAL = ("none", "input", "feature")
+RETRIEVALS = ("with_feature", "always")
 STAGE_SPLIT_UNITS = ("epoch", "step")
 
 
@@ -79,7 +85,11 @@ class MFOOptions:
     code: 50 of 300 on UCF101), applied at whole epochs (``stage_split_unit="epoch"``, the
     public code: from epoch ``round(E x epochs)``) or at the optimiser step where that fraction
     of the training is done (``"step"``: a short laptop run can tell E = 0.1 from 0.2);
-    ``graph_high="auto"`` follows ``mfo_impl``."""
+    ``graph_high="auto"`` follows ``mfo_impl``. ``retrieval``: timestamp retrieval (L_ret) is
+    part of the feature-level temporal modelling (``"with_feature"``, the default: the paper's
+    section 3.3 gives L_aug and L_ret together as its temporal modelling, so Table 3's "no
+    temporal modeling" and input-level rows train without it) or is on whatever ``temporal``
+    is (``"always"``)."""
 
     mfo_impl: str = "official"
     num_prototypes: int = 200
@@ -90,6 +100,7 @@ class MFOOptions:
     graph_lower: str = "combined"
     graph_high: str = "auto"
     temporal: str = "feature"
+    retrieval: str = "with_feature"
     proj_dim: int = 128
     temperature: float = 0.07
     proto_temperature: float = 0.1
@@ -109,6 +120,7 @@ class MFOOptions:
         require_choice(self.graph_lower, prefix + "graph_lower", GRAPH_TARGETS)
         require_choice(self.graph_high, prefix + "graph_high", GRAPH_TARGETS + ("auto",))
         require_choice(self.temporal, prefix + "temporal", TEMPORAL)
+        require_choice(self.retrieval, prefix + "retrieval", RETRIEVALS)
         require_int(self.proj_dim, prefix + "proj_dim", minimum=1)
         for name in ("temperature", "proto_temperature", "sinkhorn_epsilon"):
             require_number(getattr(self, name), prefix + name, minimum=1e-6)
@@ -117,6 +129,11 @@ class MFOOptions:
         require_number(self.lambda_sem, prefix + "lambda_sem", minimum=0)
         require_number(self.max_stride, prefix + "max_stride", minimum=1)
         return self
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether L_ret is trained."""
+        return self.retrieval == "always" or self.temporal == "feature"
 
     @property
     def graph_targets(self) -> dict[str, str]:
@@ -144,8 +161,9 @@ class MFO(PretextMethod):
         super().__init__(backbone, options, clip)
         dims = {level: backbone.stage_dims[backbone.canonical_stage(level)] for level in LEVELS}
         graph = {level: ("graph",) if target != "none" else () for level, target in options.graph_targets.items()}
-        kinds = {"high": ("ins", "fine") + graph["high"],
-                 **{level: ("fine",) + graph[level] + (("temporal",) if options.temporal == "feature" else ()) for level in LOWER_LEVELS}}
+        fine = ("fine",) if options.retrieves else ()
+        kinds = {"high": ("ins",) + fine + graph["high"],
+                 **{level: fine + graph[level] + (("temporal",) if options.temporal == "feature" else ()) for level in LOWER_LEVELS}}
         self.heads = nn.ModuleDict({f"{level}_{kind}": StepMLP(dims[level], dims[level], options.proj_dim)
                                     for level, names in kinds.items() for kind in names})
         self.motion = nn.ModuleDict({level: MotionExcitation(dims[level]) for level in LOWER_LEVELS}) \
@@ -192,10 +210,22 @@ class MFO(PretextMethod):
         self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
 
     # ------------------------------------------------------------------ embeddings
-    def _level_steps(self, level: str, feature_map: torch.Tensor) -> torch.Tensor:
-        """``(N, C, T, H, W)`` -> ``(N, C, T)``, through the ME block at the lower levels."""
-        if self.motion is not None and level in LOWER_LEVELS:
-            feature_map = self.motion[level](feature_map)
+    def _level_steps(self, level: str, feature_map: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(N, C, T, H, W)`` -> ``(N, C, T)`` steps (space averaged), through the ME block at the
+        lower levels, and the steps of each temporal augmentation of the map (:func:`temporal_views`
+        applied to the feature *before* the ME block, as the paper's Eq. 11-12 and the public
+        code's ``temporal_shuffle``; with feature-level temporal modelling only). The original and
+        augmented maps pass the ME block as one batch, as in the public code, so its batch norm
+        sees both."""
+        if self.motion is None or level not in LOWER_LEVELS:
+            return self._pool_space(feature_map), []
+        views = temporal_views(feature_map, self.options.mfo_impl, dim=2) if feature_map.shape[2] >= 2 else []
+        excited = self._pool_space(self.motion[level](torch.cat([feature_map, *views])))
+        original, *augmented = excited.split(len(feature_map))
+        return original, augmented
+
+    @staticmethod
+    def _pool_space(feature_map: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool3d(feature_map, (feature_map.shape[2], 1, 1)).flatten(2)
 
     def embed(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -203,8 +233,10 @@ class MFO(PretextMethod):
         normalised, ``(B, D, T)`` are per-step projections."""
         a, b = batch["clip_a"], batch["clip_b"]
         size = len(a)
-        steps = {level: self._level_steps(level, x)
-                 for level, x in self.backbone.forward_stages(torch.cat([a, b, batch["long"]]), LEVELS).items()}
+        steps, augmented = {}, {}
+        clips = torch.cat([a, b, batch["long"]] if self.options.retrieves else [a, b])  # the long view serves L_ret only
+        for level, x in self.backbone.forward_stages(clips, LEVELS).items():
+            steps[level], augmented[level] = self._level_steps(level, x)
         out = {}
         ins = F.normalize(self.heads["high_ins"](steps["high"][: 2 * size]).mean(-1), dim=1)
         out["ins_a"], out["ins_b"] = ins[:size], ins[size:]
@@ -213,12 +245,15 @@ class MFO(PretextMethod):
             if self.options.graph_targets[level] != "none":
                 graph = F.normalize(self.heads[f"{level}_graph"](steps[level][: 2 * size]).mean(-1), dim=1)
                 out[f"graph_{level}_a"], out[f"graph_{level}_b"] = graph.split(size)
-            if steps[level].shape[-1] >= 2 and steps[level].shape[-1] % 2 == 0:
+            if self.options.retrieves and steps[level].shape[-1] >= 2 and steps[level].shape[-1] % 2 == 0:
                 fine = self.heads[f"{level}_fine"](steps[level])
                 halves = [F.avg_pool1d(fine[i * size:(i + 1) * size], 2) for i in range(2)]
                 out[f"fine_{level}_clips"], out[f"fine_{level}_long"] = torch.cat(halves, dim=-1), fine[2 * size:]
-            if self.options.temporal == "feature" and level in LOWER_LEVELS and steps[level].shape[-1] >= 2:
-                out[f"temporal_{level}_a"], out[f"temporal_{level}_b"] = self.heads[f"{level}_temporal"](steps[level][: 2 * size]).split(size)
+            if augmented[level]:
+                clip_embedding = lambda x: self.heads[f"{level}_temporal"](x[: 2 * size]).mean(-1)  # noqa: E731
+                out[f"temporal_{level}_a"], out[f"temporal_{level}_b"] = clip_embedding(steps[level]).split(size)
+                views = torch.stack([clip_embedding(view) for view in augmented[level]], dim=1)
+                out[f"temporal_{level}_aug_a"], out[f"temporal_{level}_aug_b"] = views.split(size)
         if self.options.temporal == "input":
             out["input_negatives"] = self._input_level_negatives(a, b)
         return out
@@ -226,7 +261,7 @@ class MFO(PretextMethod):
     def _input_level_negatives(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """High ``ins`` embeddings of the temporally augmented input clips (Table 3's input level)."""
         clips = torch.cat([view for x in (a, b) for view in temporal_views(x, self.options.mfo_impl, dim=2)])
-        high = self._level_steps("high", self.backbone.forward_stages(clips, ("high",))["high"])
+        high = self._pool_space(self.backbone.forward_stages(clips, ("high",))["high"])
         return F.normalize(self.heads["high_ins"](high).mean(-1), dim=1)
 
     # ------------------------------------------------------------------ losses
@@ -266,8 +301,8 @@ class MFO(PretextMethod):
             if f"fine_{level}_clips" in e:
                 losses[f"ret_{level}"] = retrieval_loss(gather(e[f"fine_{level}_clips"]), gather(e[f"fine_{level}_long"]), o.temperature)
             if f"temporal_{level}_a" in e:
-                losses[f"aug_{level}"] = temporal_contrast_loss(gather(e[f"temporal_{level}_a"]), gather(e[f"temporal_{level}_b"]),
-                                                                o.temperature, o.mfo_impl)
+                losses[f"aug_{level}"] = temporal_contrast_loss(
+                    *(gather(e[f"temporal_{level}_{part}"]) for part in ("a", "b", "aug_a", "aug_b")), o.temperature, o.mfo_impl)
         if self.multi_level:
             losses.update(self._graph_losses(e, ins_a, ins_b, q_a, q_b))
         return losses

@@ -1,7 +1,8 @@
 """``rotation``: predict which of 4 rotations (0, 90, 180, 270 degrees) a clip was given.
 
 Every frame of the clip is rotated alike in the (H, W) plane; the head is a linear layer on
-the pooled backbone feature, trained with cross-entropy (CSTP uses this as a pretext task).
+the pooled backbone feature, trained with cross-entropy. A single-clip task of its own: CSTP's
+rotation task (``cstp``, ``rotation=True``) has an MLP head on both clips of a pair.
 Views: ``ssl_core.samplers.rotation``.
 """
 from __future__ import annotations

@@ -13,8 +13,12 @@ paper leaves open (spec), each an option, our default first:
 - ``projection_target`` ``joint`` (one class per ``(c, side)``) | ``c_only``;
 - ``class_draw`` ``uniform`` over a head's classes | ``family`` first, then a setting;
 - ``temporal_stride`` ``s`` (stride ``s``, as the pace-prediction code) | ``s_minus_1``
-  (the paper's formula read literally);
-- ``short_video`` ``wrap`` to the start | ``skip`` the video.
+  (every stride one less, as the paper's formula reads; the clip keeps ``num_frames`` frames,
+  not the formula's one more);
+- ``short_video`` ``wrap`` to the start (the pace-prediction code's loop: a step past the last
+  frame lands on the first) | ``skip`` the video;
+- ``flip`` (true): a random horizontal flip of the content before the warp, which the paper
+  does not name (the labels do not depend on it); ``false`` leaves it out.
 Warping before or after the 224 resize is one map (see the sampler), so it is no option.
 
 Pretext accuracies: ``pretext/spatial_acc``, ``pretext/temporal_acc`` and ``pretext/acc``,
@@ -116,7 +120,7 @@ class V3SOptions:
         for i, pair in enumerate(self.spatial_scales):
             field = f"{prefix}spatial_scales[{i}]"
             require(isinstance(pair, tuple) and len(pair) == 2, field, f"must be an (a, b) pair, got {pair!r}")
-            a, b = (require_number(v, field, minimum=1e-6) for v in pair)
+            a, b = (require_number(v, field, minimum=1) for v in pair)  # a shrink would show the replicated border
             require((a == 1) != (b == 1), field, f"exactly one of a, b must be 1 (the spec's S_S), got {pair!r}")
         for i, c in enumerate(self.projections):
             require_number(c, f"{prefix}projections[{i}]", minimum=1e-6, maximum=0.999999)

@@ -29,9 +29,11 @@ interpolation, and we interpolate once.
 - projection ``T_P(p1, p2)``: ``T // 2`` frames at stride ``p1``, then the rest at stride ``p2``
   (the second part starts ``p2`` after the first part's last frame).
 ``temporal_stride="s_minus_1"`` takes the paper's formula literally: every stride is one
-less (``T_S(1)`` is then a still clip). A span longer than the video wraps to the start
-(``short_video="wrap"``, start uniform over the video) or the video is left out of
-pretraining (``"skip"``, :meth:`V3SSampler.fits`).
+less (``T_S(1)`` is then a still clip; the clip keeps ``T`` frames, not the formula's ``T + 1``).
+A span longer than the video wraps to the start (``short_video="wrap"``, start uniform over
+the video; as in the pace-prediction code, a step that would pass the last frame goes to the
+first frame instead, and the next steps continue from there: :func:`wrapped_indices`) or the
+video is left out of pretraining (``"skip"``, :meth:`V3SSampler.fits`).
 
 **Classes** per head: ``identity`` first (with ``identity_class``; on the temporal head it is
 merged with a ``T_S`` setting of stride 1), then the scale, then the projection settings; S_P
@@ -163,6 +165,16 @@ def effective_steps(setting: Setting, num_frames: int, stride_reading: str = "s"
     return steps
 
 
+def wrapped_indices(start: int, steps: np.ndarray, length: int) -> np.ndarray:
+    """Frame indices from ``start`` by ``steps`` in a video of ``length`` frames, the pace code's
+    loop: a step that would pass the last frame lands on frame 0 instead."""
+    indices = [start]
+    for step in steps:
+        following = indices[-1] + int(step)
+        indices.append(following if following < length else 0)
+    return np.array(indices, dtype=np.int64)
+
+
 def temporal_span(setting: Setting, num_frames: int, stride_reading: str = "s") -> int:
     return int(effective_steps(setting, num_frames, stride_reading).sum()) + 1
 
@@ -275,4 +287,4 @@ class V3SSampler:
         if self.options.short_video == "skip":
             raise ValueError(f"video of {length} frames is shorter than the span {span} of {setting.name} "
                              "(short_video='skip' leaves such videos out; see V3SSampler.fits)")
-        return (int(rng.integers(0, length)) + offsets) % length
+        return wrapped_indices(int(rng.integers(0, length)), np.diff(offsets), length)
