@@ -34,6 +34,7 @@ Weights: high 1, mid 0.5, low 0.3 (``ret``, ``aug``, ``mul``).
 | L_mul at the high level (``graph_high="auto"``) | combined | none |
 | instance graph | softmax of A x B, thresholded | Eq. 8 (mean of the four view pairs), Eq. 6 |
 | prototype queue | raw logits, used from ``queue_start_epoch`` | the distributions, used at once |
+| Sinkhorn's start | ``exp(logits / epsilon)`` | the distributions themselves ("transform a set of distributions"; ``sinkhorn_epsilon`` unused) |
 | L_mul reduction | mean over all (i, j) | mean of the rows' cross-entropies |
 | L_aug augmentations | time reversal | reversal and shuffle |
 | L_aug negatives | both clips of the other videos, and the augmentations of both clips of the query's video | the query clip's own augmentations (Eq. 12) |
