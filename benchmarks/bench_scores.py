@@ -31,7 +31,7 @@ import numpy as np
 from ssl_core.data.config import DataConfig, ensure_datasets
 from ssl_core.eval.downstream import preset
 from ssl_core.labels import store
-from ssl_core.labels.flow import decode_flow_jpeg, encode_flow_jpeg
+from ssl_core.labels.flow import decode_flow_jpeg
 from ssl_core.labels.store import LabelPipelineConfig, clip_rows, clip_scores, compute_shard, list_videos, video_flow
 from ssl_core.labels.sts import curriculum_score
 
@@ -77,7 +77,7 @@ def main() -> None:
     dataset = ensure_datasets(DataConfig(data_dir=args.data_dir, synth=preset("default").data.synth), ["ucf"])["ucf"]
     videos = list_videos(dataset, config.split)
     entries = videos[:: max(1, len(videos) // args.videos)][: args.videos]
-    flows = [tuple(encode_flow_jpeg(f) for f in video_flow(entry, config)) for entry in entries]
+    flows = [video_flow(entry, config) for entry in entries]
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, one thread | clip {config.clip} | {len(entries)} embedded videos, "
           f"{sum(len(u) for u, _ in flows)} flow pairs")
 

@@ -281,13 +281,30 @@ def read_precomputed_flow(
             shrinking, bilinear otherwise) **and its vectors are rescaled**: ``u`` by
             ``new_width / old_width`` and ``v`` by ``new_height / old_height``, so the flow is
             in pixels of the resized frames. The result is not re-clipped, so an upscale can
-            exceed 20 px (downscaling, the usual case, cannot).
+            exceed 20 px (downscaling, the usual case, cannot). The label store does not use
+            this: see :func:`read_precomputed_flow_images`.
     Returns:
         ``(flow_u, flow_v)``, float32 ``(N, H, W)`` each, ``N`` = number of frame pairs.
     Raises:
         MissingVideoError: ``u/<video>`` or ``v/<video>`` does not exist.
         VideoOpenError: empty or undecodable folder, or u and v disagree in frame count / size.
     """
+    images_u, images_v = read_precomputed_flow_images(root, video_name)
+    flow_u, flow_v = decode_flow_jpeg(images_u), decode_flow_jpeg(images_v)
+    if size is not None:
+        flow_u, flow_v = resize_flow(flow_u, flow_v, size)
+    return flow_u, flow_v
+
+
+def read_precomputed_flow_images(
+    root: str | Path, video_name: str, size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The 8-bit TV-L1 images of ``root/{u,v}/<video_name>/``: uint8 ``(N, H, W)`` each, in natural
+    frame order. With ``size`` ``(height, width)`` each image is resized as the STS public code
+    does (``cv2.resize`` of the 8-bit image, bilinear): the values are not rescaled, so the flow
+    stays in pixels of the original frames (the STS labels and curriculum scores depend on the
+    flow's directions and relative magnitudes only), and no precision is lost to a second
+    quantisation. Raises as :func:`read_precomputed_flow`."""
     root = Path(root)
     u_dir, v_dir = root / "u" / video_name, root / "v" / video_name
     u_images = _read_flow_folder(u_dir)
@@ -302,11 +319,11 @@ def read_precomputed_flow(
             root / "{u,v}" / video_name,
             f"u frames are {u_images[0].shape} but v frames are {v_images[0].shape}",
         )
-    flow_u = decode_flow_jpeg(np.stack(u_images))
-    flow_v = decode_flow_jpeg(np.stack(v_images))
-    if size is not None:
-        flow_u, flow_v = resize_flow(flow_u, flow_v, size)
-    return flow_u, flow_v
+    if size is not None and tuple(u_images[0].shape) != (int(size[0]), int(size[1])):
+        target = (int(size[1]), int(size[0]))
+        u_images = [cv2.resize(image, target, interpolation=cv2.INTER_LINEAR) for image in u_images]
+        v_images = [cv2.resize(image, target, interpolation=cv2.INTER_LINEAR) for image in v_images]
+    return np.stack(u_images), np.stack(v_images)
 
 
 def resize_flow(flow_u: np.ndarray, flow_v: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

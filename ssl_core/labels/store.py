@@ -14,7 +14,8 @@ Layout of a store ``OUT/<dataset-name>-<key[:12]>/`` (:func:`store_path`)::
 The videos are the union of the split's train and test entries, sorted by ``video_id``;
 shard ``i`` holds videos ``[i * shard_size, (i + 1) * shard_size)``. A flow row holds the
 flow from resized frame ``start`` to frame ``start + stride`` as the official 8-bit
-quantisation (``encode_flow_jpeg``: ``H * W`` uint8 bytes each for u and v). A clip row
+quantisation (``encode_flow_jpeg``: ``H * W`` uint8 bytes each for u and v; precomputed TV-L1
+images are stored as read, resized as the STS public code resizes them). A clip row
 holds the curriculum score of the centre ``crop`` x ``crop`` crop of the dequantised flow of
 the clip starting at ``clip_start`` (every start ``0 .. T - span``). Rows are sorted by
 ``(video_id, start)``. Each Parquet shard is written with fixed settings to
@@ -44,7 +45,7 @@ from ssl_core.data.video import VideoReadError, VideoTooShortError, read_video, 
 from ssl_core.io import read_json, write_json
 from ssl_core.labels.flow import (
     FLOW_ALGORITHMS, TVL1_INSTALL_HINT, compute_flow, decode_flow_jpeg, encode_flow_jpeg, flow_settings,
-    read_precomputed_flow, tvl1_available,
+    read_precomputed_flow_images, tvl1_available,
 )
 from ssl_core.labels.sts import LABEL_IMPLS, curriculum_scores
 
@@ -111,7 +112,8 @@ class LabelPipelineConfig:
         """Everything that determines the stored flow (JSON-able)."""
         if self.flow == "precomputed":
             return {"algorithm": "precomputed", "dir": str(Path(self.precomputed_dir).resolve()),
-                    "decode": "value * 40 / 255 - 20", "resized_to": list(self.clip.resize)}
+                    "decode": "value * 40 / 255 - 20", "resized_to": list(self.clip.resize),
+                    "resize": "the 8-bit images, bilinear, values kept (STS public code)"}
         return flow_settings(self.flow)
 
     def key(self) -> str:
@@ -231,15 +233,19 @@ def _precomputed_name(entry: VideoEntry, root: Path) -> str:
 
 
 def video_flow(entry: VideoEntry, config: LabelPipelineConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Float32 flow ``(T - stride, H, W)`` of a video at ``config.clip.resize``; raises ``VideoReadError``."""
+    """The stored flow of a video, quantised (uint8 ``(T - stride, H, W)`` u and v) at
+    ``config.clip.resize``: computed flow is encoded with :func:`encode_flow_jpeg`; precomputed
+    TV-L1 images are kept as they are, resized as the STS public code resizes them
+    (:func:`read_precomputed_flow_images`). Raises ``VideoReadError``."""
     if config.flow == "precomputed":
         root = Path(config.precomputed_dir)
-        flow_u, flow_v = read_precomputed_flow(root, _precomputed_name(entry, root), config.clip.resize)
-        if len(flow_u) + 1 < config.clip.span:
-            raise VideoTooShortError(entry.path, f"{len(flow_u)} precomputed flow frames, {config.clip.span - 1} needed")
-        return flow_u, flow_v
+        quant_u, quant_v = read_precomputed_flow_images(root, _precomputed_name(entry, root), config.clip.resize)
+        if len(quant_u) + 1 < config.clip.span:
+            raise VideoTooShortError(entry.path, f"{len(quant_u)} precomputed flow frames, {config.clip.span - 1} needed")
+        return quant_u, quant_v
     frames = require_frames(read_video(entry.path, config.clip.resize), config.clip.span, entry.path)
-    return strided_flow(frames, config.clip.stride, config.flow)
+    flow_u, flow_v = strided_flow(frames, config.clip.stride, config.flow)
+    return encode_flow_jpeg(flow_u), encode_flow_jpeg(flow_v)
 
 
 def clip_rows(start: int, num_frames: int, stride: int) -> np.ndarray:
@@ -271,8 +277,7 @@ def clip_scores(quant_u: np.ndarray, quant_v: np.ndarray, clip: ClipConfig, labe
 def compute_video_rows(entry: VideoEntry, config: LabelPipelineConfig) -> VideoRows:
     """Decode, flow, quantise and score one video. Raises ``VideoReadError`` (missing, unreadable,
     empty, too short for one clip)."""
-    flow_u, flow_v = video_flow(entry, config)
-    quant_u, quant_v = encode_flow_jpeg(flow_u), encode_flow_jpeg(flow_v)
+    quant_u, quant_v = video_flow(entry, config)
     return VideoRows(entry.video_id, quant_u, quant_v, clip_scores(quant_u, quant_v, config.clip, config.label_impl))
 
 
