@@ -255,38 +255,37 @@ def test_videos_shorter_than_a_clip_become_failure_records(dataset):
     assert [(f["video_id"], f["kind"]) for f in failed] == [(e.video_id, "too_short") for e in entries]
 
 
+def rows_of_precomputed_images(dataset, folder, images):
+    """Write ``images`` ``{"u": (N, H, W), "v": ...}`` as PNG flow folders of the first video
+    and compute its rows at 16 x 16 from them."""
+    entry = list_videos(dataset, 1)[0]
+    stem = Path(entry.path).stem
+    for axis, stack in images.items():
+        (folder / axis / stem).mkdir(parents=True)
+        for t, image in enumerate(stack, start=1):
+            cv2.imwrite(str(folder / axis / stem / f"frame{t:06d}.png"), image)
+    config = changed(CONFIG, flow="precomputed", precomputed_dir=str(folder), stride=1, resize=(16, 16), crop=16)
+    return compute_video_rows(entry, config.validate())
+
+
 def test_precomputed_flow_is_stored_as_read_and_resized_as_the_public_code(dataset, tmp_path):
     # The STS public code resizes each 8-bit flow image with cv2.resize (bilinear) and decodes
     # it, without rescaling the values: the store keeps exactly those bytes. Adjacent levels
     # (128, 129: 0.16 px apart) survive a 2x shrink; decoding, halving and re-encoding would
     # round both to 128.
-    entry = list_videos(dataset, 1)[0]
-    stem = Path(entry.path).stem
     rng = np.random.default_rng(1)
     images = {"u": rng.integers(0, 256, size=(9, 32, 32), dtype=np.uint8),
               "v": np.where(np.arange(32) < 16, 128, 129).astype(np.uint8)[None, None, :].repeat(32, 1).repeat(9, 0)}
-    for axis, stack in images.items():
-        (tmp_path / axis / stem).mkdir(parents=True)
-        for t, image in enumerate(stack, start=1):
-            cv2.imwrite(str(tmp_path / axis / stem / f"frame{t:06d}.png"), image)
-    config = changed(CONFIG, flow="precomputed", precomputed_dir=str(tmp_path), stride=1, resize=(16, 16), crop=16)
-    rows = compute_video_rows(entry, config.validate())
+    rows = rows_of_precomputed_images(dataset, tmp_path, images)
     for axis, stored in (("u", rows.flow_u), ("v", rows.flow_v)):
         np.testing.assert_array_equal(stored, np.stack([cv2.resize(image, (16, 16)) for image in images[axis]]))
     assert set(np.unique(rows.flow_v)) == {128, 129}
 
 
-def test_precomputed_flow_folders_are_read_resized_and_requantised(dataset, tmp_path):
-    entry = list_videos(dataset, 1)[0]
-    stem = Path(entry.path).stem
+def test_precomputed_flow_at_the_frame_size_is_stored_unchanged(dataset, tmp_path):
     rng = np.random.default_rng(0)
     images = {axis: rng.integers(0, 256, size=(9, 16, 16), dtype=np.uint8) for axis in "uv"}
-    for axis, stack in images.items():
-        (tmp_path / axis / stem).mkdir(parents=True)
-        for t, image in enumerate(stack, start=1):
-            cv2.imwrite(str(tmp_path / axis / stem / f"frame{t:06d}.png"), image)
-    config = changed(CONFIG, flow="precomputed", precomputed_dir=str(tmp_path), stride=1, resize=(16, 16), crop=16)
-    rows = compute_video_rows(entry, config.validate())
+    rows = rows_of_precomputed_images(dataset, tmp_path, images)
     np.testing.assert_array_equal(rows.flow_u, images["u"])
     np.testing.assert_array_equal(rows.flow_v, images["v"])
     assert rows.clip_scores.shape == (10 - 4 + 1,)
