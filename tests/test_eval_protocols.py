@@ -90,7 +90,7 @@ def test_run_downstream_writes_config_metrics_and_manifests(smoke, tmp_path):
     config = replace(config, datasets=("hmdb",), eval=replace(config.eval, protocols=("knn", "retrieval")))
     metrics = run_downstream(config, tmp_path / "out", log=lambda *_: None)
     written = json.loads((tmp_path / "out/metrics.json").read_text())
-    assert written["metrics"] == metrics and "knn/hmdb/top1" in metrics
+    assert written["metrics"] == metrics and "knn/hmdb/top1" in metrics and written["device"] == "cpu"
     assert json.loads((tmp_path / "out/config.json").read_text())["config"]["datasets"] == ["hmdb"]
     assert json.loads((tmp_path / "out/manifest_hmdb.json").read_text())["test"]["skipped"] == 0
 
@@ -116,6 +116,9 @@ def test_cli_rejects_bad_config_and_refuses_to_overwrite(smoke, tmp_path, capsys
     assert "data.split" in capsys.readouterr().err
     assert eval_main(["--preset", "smoke", "--protocols", "knn,magic", "--out", str(tmp_path / "x")]) == 2
     assert "eval.protocols" in capsys.readouterr().err
+    if not torch.cuda.is_available():  # this machine: asking for a GPU is a clear error, before any work
+        assert eval_main(["--preset", "smoke", "--device", "cuda", "--out", str(tmp_path / "x")]) == 2
+        assert "device" in capsys.readouterr().err and not (tmp_path / "x").exists()
     (tmp_path / "x").mkdir()
     (tmp_path / "x/metrics.json").write_text("{}")
     assert eval_main(["--preset", "smoke", "--out", str(tmp_path / "x"), "--data-dir", config.data.data_dir]) == 2

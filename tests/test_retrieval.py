@@ -33,6 +33,13 @@ def test_knn_weighted_vote_hand_example():
         knn_accuracy(GALLERY, GALLERY_LABELS, QUERIES, QUERY_LABELS, k=0)
 
 
+def test_knn_only_the_neighbours_classes_can_win_with_negative_similarities():
+    # Both neighbours are class 2 with cosines -0.9986 and -0.9924: votes 0, 0, -1.991. An
+    # absent class's empty 0 must not win (it would predict class 0).
+    train = np.array([[1, 0], [0.9, 0.1]], dtype=np.float32)
+    assert knn_accuracy(train, np.array([2, 2]), np.array([[-1, 0.05]], dtype=np.float32), np.array([2]), k=2) == 1.0
+
+
 def test_video_and_clip_accuracy_hand_example():
     # video 0 (class 0): clips say [.6 .4], [.1 .9] -> mean [.35 .65] wrong; 1 of 2 clips right
     # video 1 (class 1): clips say [.4 .6], [.3 .7] -> right; 2 of 2 clips right

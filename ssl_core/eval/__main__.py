@@ -34,7 +34,20 @@ def parse_args(argv=None):
     parser.add_argument("--ucf-root", help="a UCF101 download (UCF-101/ + ucfTrainTestlist/)")
     parser.add_argument("--hmdb-root", help="an HMDB51 download (hmdb51_org/ + testTrainMulti_7030_splits/)")
     parser.add_argument("--split", type=int, help="split 1, 2 or 3")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="where to evaluate; auto: the GPU when there is one, else the CPU")
     return parser.parse_args(argv)
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``cuda`` without one is a ConfigError."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device", "cuda was asked for, but torch sees no GPU here")
+    return name
 
 
 def build_config(args):
@@ -57,6 +70,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         config = build_config(args)
+        device = resolve_device(args.device)
     except ConfigError as error:
         print(f"error: bad configuration: {error}", file=sys.stderr)
         return 2
@@ -71,7 +85,7 @@ def main(argv=None) -> int:
     except (DatasetError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    metrics = run_downstream(config, out)
+    metrics = run_downstream(config, out, device=device)
     width = max(len(name) for name in metrics)
     for name, value in sorted(metrics.items()):
         print(f"{name:<{width}}  {100 * value:6.2f}")

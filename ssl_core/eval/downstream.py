@@ -84,8 +84,9 @@ def build_model(config: DownstreamConfig):
     return config.backbone.build()
 
 
-def run_downstream(config: DownstreamConfig, out_dir: str | Path, log=print) -> dict[str, float]:
-    """Evaluate and write ``config.json``, ``metrics.json`` and ``manifest_<key>.json`` into ``out_dir``."""
+def run_downstream(config: DownstreamConfig, out_dir: str | Path, log=print, device: str = "cpu") -> dict[str, float]:
+    """Evaluate on ``device`` and write ``config.json``, ``metrics.json`` and ``manifest_<key>.json``
+    into ``out_dir``."""
     config.validate()
     out_dir = Path(out_dir)
     write_json(out_dir / "config.json", {"config": to_dict(config), "config_hash": config_hash(config)})
@@ -95,9 +96,10 @@ def run_downstream(config: DownstreamConfig, out_dir: str | Path, log=print) -> 
         for subset, videos in (("train", train), ("test", test)):
             log(videos.report())
         write_json(out_dir / f"manifest_{key}.json", {"train": train.summary(), "test": test.summary()})
-    metrics = evaluate(build_model(config), datasets, config.eval)
+    metrics = evaluate(build_model(config), datasets, config.eval, device)
     seconds = time.perf_counter() - started
-    write_json(out_dir / "metrics.json", {"metrics": metrics, "seconds": round(seconds, 1), "machine": _machine()})
+    write_json(out_dir / "metrics.json", {"metrics": metrics, "seconds": round(seconds, 1), "machine": _machine(),
+                                          "device": str(device)})
     return metrics
 
 

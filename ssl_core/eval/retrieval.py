@@ -41,7 +41,10 @@ def retrieval_recall(query_features, query_labels, gallery_features, gallery_lab
 
 
 def knn_accuracy(train_features, train_labels, test_features, test_labels, k: int = 5) -> float:
-    """Top-1 accuracy of a k-nearest-neighbour classifier (votes weighted by cosine similarity)."""
+    """Top-1 accuracy of a k-nearest-neighbour classifier: each of the ``k`` most similar train
+    videos votes for its class with its cosine similarity; only the neighbours' classes can win
+    (with negative similarities an absent class's empty 0 would otherwise outscore them), and a
+    tie goes to the lower class index. No paper defines kNN: k = 5, cosine-weighted, is ours."""
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     train_labels = np.asarray(train_labels)
@@ -52,5 +55,8 @@ def knn_accuracy(train_features, train_labels, test_features, test_labels, k: in
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     votes = np.zeros((len(test_labels), num_classes))
     rows = np.repeat(np.arange(len(test_labels)), k)
-    np.add.at(votes, (rows, train_labels[neighbours].ravel()), np.take_along_axis(similarity, neighbours, axis=1).ravel())
-    return float((votes.argmax(axis=1) == test_labels).mean())
+    classes = train_labels[neighbours].ravel()
+    np.add.at(votes, (rows, classes), np.take_along_axis(similarity, neighbours, axis=1).ravel())
+    voted = np.zeros(votes.shape, dtype=bool)
+    voted[rows, classes] = True
+    return float((np.where(voted, votes, -np.inf).argmax(axis=1) == test_labels).mean())
