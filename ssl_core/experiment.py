@@ -65,6 +65,9 @@ class TrialConfig:
         self.eval.validate()
         self.data.validate()
         self.resources.validate()
+        require(self.pretrain.batch_size % self.resources.num_workers == 0, "pretrain.batch_size",
+                f"is the global batch and must split evenly over resources.num_workers={self.resources.num_workers}, "
+                f"got {self.pretrain.batch_size}")
         require(not self.pretrain.sync_batchnorm or self.resources.use_gpu, "pretrain.sync_batchnorm",
                 "synchronised batch norm works on GPUs only (set resources.use_gpu, or turn it off)")
         require(self.pretrain_dataset in DATASET_KEYS, "pretrain_dataset", f"unknown dataset {self.pretrain_dataset!r} (known: {', '.join(DATASET_KEYS)})")

@@ -25,9 +25,11 @@ BASE_PRESETS: dict[str, TrialConfig] = {
     # pretext loss at its starting value (README, "The laptop preset").
     "default": _from_downstream("default", PretrainConfig(epochs=10, batch_size=16, lr=2e-3, weight_decay=0.05,
                                                           optimiser="adamw", warmup_epochs=1)),
+    # The CSTP public code's optimiser (the methods' paper_factors replace what differs); the
+    # batch is the global one, 15 per worker on the 4 workers.
     "paper": _from_downstream(
         "paper",
-        PretrainConfig(epochs=300, batch_size=30, lr=0.03, weight_decay=5e-4, warmup_epochs=150, grad_clip=18.0),
+        PretrainConfig(epochs=300, batch_size=60, lr=0.03, weight_decay=5e-4, warmup_epochs=150, grad_clip=18.0),
         ResourceConfig(num_workers=4, use_gpu=True, cpus_per_worker=4),
         backbone=BackboneConfig("r2plus1d_18", 1.0),
     ),
@@ -37,18 +39,18 @@ BASE_PRESETS: dict[str, TrialConfig] = {
 def method_presets(method: str, options: dict | None = None, backbone: str | None = None,
                    budget: dict | None = None) -> dict[str, TrialConfig]:
     """:data:`BASE_PRESETS` pretraining ``method`` (with ``options``) on ``backbone`` (a registered
-    name; each preset keeps its width). The ``paper`` preset adds the method's own
-    ``paper_factors`` (its paper's settings, declared beside the method), the laptop presets
-    its ``laptop_factors``; ``budget`` (dotted factors) then shrinks the ``default`` preset to
+    name, which replaces the method's paper backbone; each preset keeps its width). The ``paper``
+    preset adds the method's own ``paper_factors`` (its paper's settings, declared beside the
+    method), the laptop presets its ``laptop_factors``; ``budget`` (dotted factors) then shrinks the ``default`` preset to
     what a study can afford on a laptop."""
     require(method in METHODS, "method.name", f"unknown method {method!r} (known: {', '.join(sorted(METHODS))})")
     presets = {}
     for name, config in BASE_PRESETS.items():
         config = dataclasses.replace(config, method=MethodConfig(method, dict(options or {})))
-        if backbone is not None:
-            config = with_factors(config, {"backbone.name": backbone})
         cls = METHODS[method]
-        presets[name] = with_factors(config, cls.paper_factors if name == "paper" else cls.laptop_factors)
+        config = with_factors(config, cls.paper_factors if name == "paper" else cls.laptop_factors)
+        # the study's backbone wins over the method's paper backbone (a study of C3D stays C3D)
+        presets[name] = with_factors(config, {"backbone.name": backbone}) if backbone is not None else config
     if budget:
         presets["default"] = with_factors(presets["default"], budget)
     return presets

@@ -8,8 +8,12 @@ wrapped in DDP and each rank reads its shard through a ``DistributedSampler``.
 
 ``select="best_pretext"`` (V3S) holds ``select_videos`` training videos out of pretraining,
 measures the pretext accuracy on them after every epoch and returns the weights of the best
-epoch; the record (``state["best"]``) travels with the resumable state, so a resumed run
-returns the same weights.
+epoch; ``select="lowest_val_loss"`` (STS: "model with the lowest validation loss") does the
+same with the pretext loss on them. The record (``state["best"]``) travels with the resumable
+state, so a resumed run returns the same weights.
+
+``batch_size`` is the global batch, the one the papers state: with ``W`` DDP workers each
+reads ``batch_size / W`` examples per step (:func:`worker_batch_size`).
 """
 from __future__ import annotations
 
@@ -30,13 +34,15 @@ from ssl_core.data.dataset import SeededExamples, VideoCollection
 
 OPTIMISERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("cosine", "step", "constant")
-SELECTIONS = ("last", "best_pretext")
+# select -> (the held-out metric that ranks the epochs, the record's key, True when higher is better)
+SELECTION_CRITERIA = {"best_pretext": ("pretext/acc", "acc", True), "lowest_val_loss": ("pretext/loss", "loss", False)}
+SELECTIONS = ("last", *SELECTION_CRITERIA)
 
 
 @dataclass(frozen=True)
 class PretrainConfig:
     epochs: int = 5
-    batch_size: int = 16
+    batch_size: int = 16  # the global batch: split evenly over the DDP workers
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -44,11 +50,16 @@ class PretrainConfig:
     grad_clip: float = 0.0
     optimiser: str = "sgd"  # "sgd" (most papers), "adam" (MFO) or "adamw" (momentum is then unused)
     sync_batchnorm: bool = False  # DDP on GPUs only (torch's SyncBatchNorm has no CPU path)
-    lr_schedule: str = "cosine"  # after the warm-up: "cosine" to 0, or "step": x lr_step_factor from lr_step_at
-    lr_step_at: float = 2 / 3  # fraction of the epochs (MFO's public code: epoch 200 of 300)
+    # After the warm-up: "cosine" to 0, "constant", or "step": x lr_step_factor once from
+    # lr_step_at (a fraction of the epochs; MFO's public code: epoch 200 of 300), or, with
+    # lr_step_every > 0, every lr_step_every epochs (STS: /10 every 6 epochs).
+    lr_schedule: str = "cosine"
+    lr_step_at: float = 2 / 3
+    lr_step_every: int = 0
     lr_step_factor: float = 0.1
-    # Which weights pretraining returns: the last epoch's, or (V3S) the epoch's with the best
-    # pretext accuracy on ``select_videos`` training videos held out from pretraining.
+    # Which weights pretraining returns: the last epoch's, or the epoch's with the best pretext
+    # accuracy (V3S, "best_pretext") or the lowest pretext loss (STS, "lowest_val_loss") on
+    # ``select_videos`` training videos held out from pretraining.
     select: str = "last"
     select_videos: int = 800
     schedule: CurriculumConfig = field(default_factory=CurriculumConfig)
@@ -62,6 +73,8 @@ class PretrainConfig:
         require(self.grad_clip >= 0, prefix + "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
         require(self.lr_schedule in LR_SCHEDULES, prefix + "lr_schedule", f"must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         require(0 <= self.lr_step_at <= 1, prefix + "lr_step_at", f"must be a fraction of the epochs in [0, 1], got {self.lr_step_at}")
+        require(isinstance(self.lr_step_every, int) and self.lr_step_every >= 0, prefix + "lr_step_every",
+                f"must be an integer >= 0 (0: one step at lr_step_at), got {self.lr_step_every!r}")
         require(self.lr_step_factor > 0, prefix + "lr_step_factor", f"must be > 0, got {self.lr_step_factor}")
         require(self.select in SELECTIONS, prefix + "select", f"must be one of {SELECTIONS}, got {self.select!r}")
         require(isinstance(self.select_videos, int) and self.select_videos >= 1, prefix + "select_videos",
@@ -98,15 +111,18 @@ class PretextExamples(SeededExamples):
 
 
 def warmup_cosine(config: PretrainConfig) -> Callable[[int], float]:
-    """Learning-rate factor per epoch: linear warm-up, then cosine to 0 (``lr_schedule="cosine"``)
-    or a step to ``lr_step_factor`` at ``round(lr_step_at * epochs)`` (``"step"``), or 1
-    (``"constant"``)."""
+    """Learning-rate factor per epoch: linear warm-up, then cosine to 0 (``lr_schedule="cosine"``),
+    1 (``"constant"``), or with ``"step"`` a step to ``lr_step_factor`` at ``round(lr_step_at *
+    epochs)``, or with ``lr_step_every`` = k > 0 ``lr_step_factor ** (e // k)`` at the e-th epoch
+    after the warm-up (torch's ``StepLR``)."""
 
     def factor(epoch: int) -> float:
         if epoch < config.warmup_epochs:
             return (epoch + 1) / config.warmup_epochs
         if config.lr_schedule == "constant":
             return 1.0
+        if config.lr_schedule == "step" and config.lr_step_every:
+            return config.lr_step_factor ** ((epoch - config.warmup_epochs) // config.lr_step_every)
         if config.lr_schedule == "step":
             return config.lr_step_factor if epoch >= round(config.lr_step_at * config.epochs) else 1.0
         span = max(config.epochs - config.warmup_epochs, 1)
@@ -119,6 +135,14 @@ def _distributed() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
+
+
+def worker_batch_size(batch_size: int, workers: int) -> int:
+    """Each of ``workers`` DDP workers' share of the global ``batch_size``."""
+    if batch_size % workers:
+        raise ConfigError("pretrain.batch_size", f"the global batch {batch_size} does not split evenly over "
+                          f"{workers} workers (resources.num_workers)")
+    return batch_size // workers
 
 
 def _loader(dataset: Dataset, batch_size: int, seed: int) -> DataLoader:
@@ -162,7 +186,7 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         active = _kept(active, usable, selection)
         examples = PretextExamples(train_videos, method.sample_video, seed, active)
         examples.set_epoch(epoch)
-        loader = _loader(examples, config.batch_size, seed)
+        loader = _loader(examples, worker_batch_size(config.batch_size, world), seed)
         loader.sampler.set_epoch(epoch)
         method.on_epoch_start(epoch, config.epochs, len(loader))
         metrics = _train_epoch(model, method, loader, optimiser, config, device)
@@ -174,8 +198,7 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
                                             method.pretext_indices(val_videos)))
         if selection is not None:
             best = _select(method, train_videos, _kept(selection, usable, None), config, seed, device, epoch, best)
-            metrics.update({"pretext/select_acc": best["last_acc"], "pretext/selected_acc": best["acc"],
-                            "pretext/selected_epoch": best["epoch"]})
+            metrics.update(selection_metrics(config.select, best))
         if on_epoch_end is not None:
             epoch_state = {"epoch": epoch + 1, "model": method.state_dict(), "optimiser": optimiser.state_dict(),
                            "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()}
@@ -197,9 +220,9 @@ SELECTION_SEED = 20_211_000
 
 
 def selection_indices(num_videos: int, config: PretrainConfig) -> np.ndarray | None:
-    """The sorted indices of the ``select_videos`` pretraining videos held out for
-    ``select="best_pretext"`` (None with ``"last"``)."""
-    if config.select != "best_pretext":
+    """The sorted indices of the ``select_videos`` pretraining videos held out for checkpoint
+    selection (None with ``select="last"``)."""
+    if config.select == "last":
         return None
     if config.select_videos >= num_videos:
         raise ConfigError("pretrain.select_videos", f"holds out {config.select_videos} of the {num_videos} pretraining "
@@ -219,16 +242,26 @@ def _kept(indices: np.ndarray, usable: np.ndarray | None, held_out: np.ndarray |
 
 def _select(method, videos: VideoCollection, indices: np.ndarray, config: PretrainConfig, seed: int, device,
             epoch: int, best: dict | None) -> dict:
-    """The best-pretext record after ``epoch``: ``{"epoch", "acc", "model", "last_acc"}``, the
-    weights those of the epoch with the highest held-out ``pretext/acc`` (the earliest on ties)."""
-    metrics = held_out_metrics(method, videos, config.batch_size, seed, device, indices)
-    if "pretext/acc" not in metrics:
-        raise ConfigError("pretrain.select", f"method {method.name!r} reports no pretext/acc to select on")
-    accuracy = float(metrics["pretext/acc"])
-    if best is None or accuracy > best["acc"]:
-        best = {"epoch": epoch + 1, "acc": accuracy,
-                "model": {name: value.detach().clone() for name, value in method.state_dict().items()}}
-    return {**best, "last_acc": accuracy}
+    """The selection record after ``epoch``: ``{"epoch", key, "model", "last_" + key}`` with ``key``
+    ``acc`` (``best_pretext``: the highest held-out ``pretext/acc``) or ``loss``
+    (``lowest_val_loss``: the lowest held-out pretext loss); the earliest epoch wins ties."""
+    metric, key, higher_is_better = SELECTION_CRITERIA[config.select]
+    metrics = held_out_metrics(method, videos, config.batch_size, seed, device, indices, with_loss=True)
+    if metric not in metrics:
+        raise ConfigError("pretrain.select", f"method {method.name!r} reports no {metric} to select on")
+    value = float(metrics[metric])
+    if best is None or (value > best[key] if higher_is_better else value < best[key]):
+        best = {"epoch": epoch + 1, key: value,
+                "model": {name: tensor.detach().clone() for name, tensor in method.state_dict().items()}}
+    return {**best, "last_" + key: value}
+
+
+def selection_metrics(select: str, best: dict) -> dict[str, float]:
+    """What an epoch reports of the selection: ``pretext/select_<key>`` (this epoch's held-out
+    value), ``pretext/selected_<key>`` and ``pretext/selected_epoch`` (the selected epoch's)."""
+    key = SELECTION_CRITERIA[select][1]
+    return {f"pretext/select_{key}": best["last_" + key], f"pretext/selected_{key}": best[key],
+            "pretext/selected_epoch": best["epoch"]}
 
 
 def _train_epoch(model, method, loader, optimiser, config: PretrainConfig, device) -> dict:
@@ -256,13 +289,14 @@ def _train_epoch(model, method, loader, optimiser, config: PretrainConfig, devic
 
 @torch.no_grad()
 def held_out_metrics(method, videos: VideoCollection, batch_size: int, seed: int, device="cpu",
-                     indices=None) -> dict[str, float]:
+                     indices=None, with_loss: bool = False) -> dict[str, float]:
     """Pretext accuracies on held-out videos, one fixed example per video (same draws every epoch).
 
     Every accuracy the method's ``forward`` reports (``pretext/acc``, ``pretext/<task>_acc``, ...)
     averaged over the examples, and beside each the chance level ``<name>_chance`` the
     method derives from the held-out targets (:meth:`PretextMethod.chance_levels`).
-    ``indices`` restricts the examples to those videos (None: all).
+    ``indices`` restricts the examples to those videos (None: all). ``with_loss`` adds
+    ``pretext/loss``, the method's loss averaged over the examples.
     """
     was_training = method.training
     method.eval()
@@ -273,8 +307,10 @@ def held_out_metrics(method, videos: VideoCollection, batch_size: int, seed: int
     try:
         for batch in DataLoader(examples, batch_size=batch_size):
             batch = {k: v.to(device) for k, v in batch.items()}
-            _, metrics = method(batch)
+            loss, metrics = method(batch)
             size = len(next(iter(batch.values())))
+            if with_loss:
+                totals["pretext/loss"] = totals.get("pretext/loss", 0.0) + float(loss) * size
             for name, value in metrics.items():
                 if name.endswith("acc") or "acc_" in name:
                     totals[name] = totals.get(name, 0.0) + float(value) * size

@@ -51,7 +51,9 @@ class Metric:
 
 
 PAPER_DATASETS = {"ucf": "UCF101", "hmdb": "HMDB51"}
-PAPER_BACKBONES = {"c3d": "C3D", "r3d_18": "R3D-18", "r2plus1d_18": "R(2+1)D"}
+# The STS paper's three backbones (journal Table 2): C3D with batch norm and the 14.4 M-parameter
+# R3D and R(2+1)D of its public code (one block per stage), not torchvision's 18-layer nets.
+STS_PAPER_BACKBONES = {"c3d": "C3D", "r3d_vcop": "R3D-18", "r21d_vcop": "R(2+1)D"}
 
 
 def finetune_metrics(level: str = "video", datasets=("ucf", "hmdb")) -> tuple[Metric, ...]:

@@ -12,11 +12,11 @@ import sys
 from ray_jobs.cli import run_study_cli
 from ssl_core.methods.mfo import IMPL_NOTE, LAPTOP_STUDY_BUDGET
 from ssl_core.presets import method_presets
-from ssl_core.study import PAPER_BACKBONES, Arm, Metric, Study, linear_metrics
+from ssl_core.study import Arm, Metric, Study, linear_metrics
 
 SETTINGS = {"none": "no temporal modeling", "input": "input-level temporal aug", "feature": "feature-level temporal modeling"}
 BACKBONES = ("slowfast", "r3d_18", "s3d")
-PAPER_NAMES = {**PAPER_BACKBONES, "s3d": "S3D", "slowfast": "SlowFast"}
+PAPER_NAMES = {"r3d_18": "R3D-18", "s3d": "S3D", "slowfast": "SlowFast"}
 
 STUDY = Study(
     name="mfo_temporal_modeling",

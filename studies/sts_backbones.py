@@ -6,7 +6,7 @@ import sys
 
 from ray_jobs.cli import run_study_cli
 from ssl_core.presets import method_presets
-from ssl_core.study import EXTRA_METRICS, PAPER_BACKBONES, Arm, Study, finetune_metrics
+from ssl_core.study import EXTRA_METRICS, STS_PAPER_BACKBONES, Arm, Study, finetune_metrics
 
 
 STUDY = Study(
@@ -16,7 +16,7 @@ STUDY = Study(
     arms=tuple(
         Arm(f"{backbone}_{kind}", {"backbone.name": backbone, **({"method.name": "scratch"} if kind == "scratch" else {})},
             paper={"setting": "no pretraining" if kind == "scratch" else "pretrained", "backbone": paper_backbone})
-        for backbone, paper_backbone in PAPER_BACKBONES.items() for kind in ("scratch", "sts")
+        for backbone, paper_backbone in STS_PAPER_BACKBONES.items() for kind in ("scratch", "sts")
     ),
     metrics=finetune_metrics("video") + EXTRA_METRICS,
     presets=method_presets("sts"),

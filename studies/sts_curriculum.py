@@ -24,7 +24,7 @@ STUDY = Study(
             paper={"setting": "curriculum 100% data"}),
     ),
     metrics=finetune_metrics("video") + EXTRA_METRICS,
-    presets=method_presets("sts", backbone="r2plus1d_18"),
+    presets=method_presets("sts", backbone="r21d_vcop"),
     baseline_arm="all_data",
 )
 

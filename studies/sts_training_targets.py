@@ -8,7 +8,7 @@ import sys
 
 from ray_jobs.cli import run_study_cli
 from ssl_core.presets import method_presets
-from ssl_core.study import PAPER_BACKBONES, Arm, Metric, Study, finetune_metrics
+from ssl_core.study import STS_PAPER_BACKBONES, Arm, Metric, Study, finetune_metrics
 
 TARGETS = {"regression": "1D label regression", "regression_2d": "2D label regression", "classification": "classification"}
 
@@ -19,7 +19,7 @@ STUDY = Study(
     arms=tuple(
         Arm(f"{backbone}_{target}", {"backbone.name": backbone, "method.options.target": target},
             paper={"setting": setting, "backbone": paper_backbone})
-        for backbone, paper_backbone in PAPER_BACKBONES.items() for target, setting in TARGETS.items()
+        for backbone, paper_backbone in STS_PAPER_BACKBONES.items() for target, setting in TARGETS.items()
     ),
     metrics=(Metric("pretext/acc", paper={"protocol": "pretext", "eval_dataset": "UCF101", "metric": "label_acc"}),)
     + finetune_metrics("video") + (Metric("linear/ucf/top1"),),

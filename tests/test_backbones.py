@@ -17,7 +17,7 @@ from ssl_core.backbones import (
 )
 from ssl_core.backbones import registry as registry_mod
 
-ALL = ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "s3d", "slowfast"]
+ALL = ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop", "s3d", "slowfast"]
 SMALL = (2, 3, 8, 32, 32)
 PAPER = (1, 3, 16, 112, 112)
 W = 0.25
@@ -36,8 +36,8 @@ def _model(name: str, width: float = W) -> VideoBackbone:
 # --------------------------------------------------------------------- registry
 def test_registered_names():
     assert list_backbones() == ALL
-    assert list_backbones("r*") == ["r21d_vcop", "r2plus1d_18", "r3d_18"]
-    assert list_backbones("*3d*") == ["c3d", "r3d_18", "s3d"]
+    assert list_backbones("r*") == ["r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop"]
+    assert list_backbones("*3d*") == ["c3d", "r3d_18", "r3d_vcop", "s3d"]
     assert list_backbones("slow*") == ["slowfast"]
     assert list_backbones("nope*") == []
 
@@ -129,7 +129,7 @@ def _expected_paper_shapes(name: str, w: float) -> dict[str, tuple[int, ...]]:
         # 16x112x112 -pool1(1,2,2)-> 16x56x56 -pool2-> 8x28x28 -pool3-> 4x14x14
         # -pool4-> 2x7x7 -pool5 (k2 s2 pad(0,1,1))-> 1 x (7+2-2)//2+1=4 x 4
         return {"pool3": (c(256), 4, 14, 14), "pool4": (c(512), 2, 7, 7), "pool5": (c(512), 1, 4, 4)}
-    if name in ("r3d_18", "r2plus1d_18", "r21d_vcop"):
+    if name in ("r3d_18", "r2plus1d_18", "r21d_vcop", "r3d_vcop"):
         # stem stride (1,2,2): 16x56x56; layer1 same; layer2/3/4 stride 2 each
         return {"pool3": (c(128), 8, 28, 28), "pool4": (c(256), 4, 14, 14), "pool5": (c(512), 2, 7, 7)}
     if name == "s3d":
@@ -216,6 +216,28 @@ def test_r21d_vcop_has_vcops_parameter_count():
     assert count == vcop_r21d_parameters()
     assert round(count / 1e6, 1) == 14.4
     assert model.stem[0].out_channels == 83 and len(model.layer4) == 1
+
+
+def sts_r3d_parameters() -> int:
+    """The STS public code's ``R3DNet(layer_sizes=(1, 1, 1, 1))`` counted by hand: 3 x 7 x 7 stem
+    3 -> 64, then per stage one block of two 3 x 3 x 3 convolutions (no biases) with batch norm,
+    and a 1 x 1 x 1 shortcut with batch norm where the channels change."""
+    bn = lambda c: 2 * c  # noqa: E731
+    total = 3 * 64 * 3 * 7 * 7 + bn(64)
+    for i, o in ((64, 64), (64, 128), (128, 256), (256, 512)):
+        total += i * o * 27 + bn(o) + o * o * 27 + bn(o)
+        if i != o:
+            total += i * o + bn(o)
+    return total
+
+
+def test_r3d_vcop_has_the_sts_papers_parameter_count():
+    """STS Table 2: its R3D-18 has 14.4 M parameters (torchvision's r3d_18: 33.2 M)."""
+    model = build_backbone("r3d_vcop", width=1.0)
+    count = sum(p.numel() for p in model.parameters())
+    assert count == sts_r3d_parameters()
+    assert round(count / 1e6, 1) == 14.4
+    assert len(model.layer1) == len(model.layer4) == 1
 
 
 def test_c3d_paper_pool5_width1_shape_literal():

@@ -37,7 +37,7 @@ from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimpl
 from .base import VideoBackbone, check_width, init_weights, scale_channels
 from .registry import register_backbone
 
-__all__ = ["VideoResNetBackbone", "r21d_vcop", "r2plus1d_18", "r3d_18"]
+__all__ = ["VideoResNetBackbone", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop"]
 
 
 class ScaledBasicStem(nn.Sequential):
@@ -132,6 +132,22 @@ def r3d_18(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
         stem=ScaledBasicStem(planes[0]),
         stem_planes=planes[0],
         planes=planes,
+        width=width,
+        **kwargs,
+    )
+
+
+@register_backbone("r3d_vcop")
+def r3d_vcop(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
+    """The VCOP-style R3D the STS public code trains as "R3D-18" (``R3DNet(layer_sizes=(1, 1, 1, 1))``;
+    STS Table 2: 14.4 M parameters): :func:`r3d_18`'s stem and blocks with one basic block per stage."""
+    planes = _planes(width)
+    return VideoResNetBackbone(
+        conv_builder=Conv3DSimple,
+        stem=ScaledBasicStem(planes[0]),
+        stem_planes=planes[0],
+        planes=planes,
+        layers=(1, 1, 1, 1),
         width=width,
         **kwargs,
     )

@@ -23,11 +23,14 @@ def clip_indices(start: int, num_frames: int, stride: int) -> np.ndarray:
     return start + stride * np.arange(num_frames)
 
 
-def random_clip_start(video_length: int, num_frames: int, stride: int, rng: np.random.Generator) -> int:
+def random_clip_start(video_length: int, num_frames: int, stride: int, rng: np.random.Generator,
+                      step: int = 1) -> int:
+    """A uniform random start among 0, ``step``, 2 ``step``, ... that leaves room for the clip
+    (``step`` = the clip span: one of the video's non-overlapping clips)."""
     last_start = video_length - clip_span(num_frames, stride)
     if last_start < 0:
         raise ValueError(f"video of {video_length} frames is shorter than a clip span of {clip_span(num_frames, stride)}")
-    return int(rng.integers(0, last_start + 1))
+    return step * int(rng.integers(0, last_start // step + 1))
 
 
 def uniform_clip_starts(video_length: int, num_frames: int, stride: int, num_clips: int) -> np.ndarray:
@@ -67,13 +70,16 @@ class ClipWindow:
     flip: bool
 
 
-def random_window(shape: tuple[int, ...], clip, rng: np.random.Generator, flip: bool = True) -> ClipWindow:
+def random_window(shape: tuple[int, ...], clip, rng: np.random.Generator, flip: bool = True,
+                  non_overlapping: bool = False) -> ClipWindow:
     """A uniform random window of ``clip`` (a ClipConfig) in a video of ``shape`` ``(T, H, W, ...)``:
-    start, crop top, crop left, then (when ``flip``) a fair coin for the flip, drawn in this order."""
+    start (with ``non_overlapping``, one of the video's back-to-back clips from frame 0), crop
+    top, crop left, then (when ``flip``) a fair coin for the flip, drawn in this order."""
     length, height, width = shape[:3]
     if clip.crop > min(height, width):
         raise ValueError(f"crop {clip.crop} is larger than the frame {(height, width)}")
-    start = random_clip_start(length, clip.num_frames, clip.stride, rng)
+    step = clip_span(clip.num_frames, clip.stride) if non_overlapping else 1
+    start = random_clip_start(length, clip.num_frames, clip.stride, rng, step)
     top = int(rng.integers(0, height - clip.crop + 1))
     left = int(rng.integers(0, width - clip.crop + 1))
     return ClipWindow(start, top, left, bool(flip and rng.random() < 0.5))

@@ -35,6 +35,7 @@ from ssl_core.eval.linear import video_and_clip_accuracy
 from ssl_core.samplers.cstp import PLAYBACK_RATES, draw_playback_rate
 
 AUGMENTATIONS = ("base", "pace", "rotation")
+FINETUNE_SCHEDULES = ("cosine", "step")
 
 
 @dataclass(frozen=True)
@@ -47,12 +48,21 @@ class FinetuneConfig:
     dropout: float = 0.5
     flip: bool = True  # off for the embedded data: its classes include left vs right motion
     augment: tuple[str, ...] = ()  # CSTP's training augmentations (module docstring): "base", "pace", "rotation"
+    # "cosine" (to 0 over every step) or "step": x lr_step_factor every lr_step_every epochs (STS)
+    lr_schedule: str = "cosine"
+    lr_step_every: int = 6
+    lr_step_factor: float = 0.1
 
     def validate(self, prefix: str = "finetune.") -> "FinetuneConfig":
         require(self.epochs >= 1, prefix + "epochs", f"must be >= 1, got {self.epochs}")
         require(self.batch_size >= 1, prefix + "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
         require(0 <= self.dropout < 1, prefix + "dropout", f"must be in [0, 1), got {self.dropout}")
+        require(self.lr_schedule in FINETUNE_SCHEDULES, prefix + "lr_schedule",
+                f"must be one of {FINETUNE_SCHEDULES}, got {self.lr_schedule!r}")
+        require(isinstance(self.lr_step_every, int) and self.lr_step_every >= 1, prefix + "lr_step_every",
+                f"must be an integer >= 1, got {self.lr_step_every!r}")
+        require(self.lr_step_factor > 0, prefix + "lr_step_factor", f"must be > 0, got {self.lr_step_factor}")
         require(isinstance(self.augment, tuple) and len(set(self.augment)) == len(self.augment)
                 and all(name in AUGMENTATIONS for name in self.augment), prefix + "augment",
                 f"must be distinct names among {', '.join(AUGMENTATIONS)}, got {self.augment!r}")
@@ -83,7 +93,7 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed), drop_last=len(train_set) > config.batch_size)
     optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs * len(loader))
+    scheduler = finetune_scheduler(optimiser, config, len(loader))
     for epoch in range(config.epochs):
         train_set.set_epoch(epoch)
         model.train()
@@ -93,6 +103,15 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
             optimiser.step()
             scheduler.step()
     return _score(model, test_videos, clips_per_video, config.batch_size, device)
+
+
+def finetune_scheduler(optimiser, config: FinetuneConfig, steps_per_epoch: int):
+    """Stepped after every batch: cosine to 0 over all steps, or (``"step"``) the lr times
+    ``lr_step_factor ** (epoch // lr_step_every)``."""
+    if config.lr_schedule == "step":
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: config.lr_step_factor ** ((step // steps_per_epoch) // config.lr_step_every))
+    return torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=config.epochs * steps_per_epoch)
 
 
 def augmented_training_clip(frames: np.ndarray, clip, augment: tuple[str, ...], rng: np.random.Generator,

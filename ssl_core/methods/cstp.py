@@ -186,9 +186,9 @@ class Contrastive(nn.Module):
 @register_method("cstp")
 class CSTP(PretextMethod):
     options_class = CSTPOptions
-    # The public code's setting: R(2+1)D (the base paper preset), batch 60, lr 0.03, 300 epochs
-    # with half of them warm-up, gradient-norm clip 18, synchronised batch norm, BYOL heads
-    # 512 -> 4096 -> 512.
+    # The public code's setting (spec): R(2+1)D (the base paper preset), batch 60 (read as the
+    # global batch: 15 on each of the 4 workers), lr 0.03, 300 epochs with half of them warm-up,
+    # gradient-norm clip 18, synchronised batch norm, BYOL heads 512 -> 4096 -> 512.
     paper_factors = {"pretrain.batch_size": 60, "pretrain.sync_batchnorm": True, "method.options.proj_dim": 512,
                      "method.options.proj_hidden_dim": 4096}
 

@@ -96,7 +96,7 @@ class MFOOptions:
     num_prototypes: int = 200
     queue_size: int = 1024
     queue_start_epoch: int = 10
-    stage_split: float = 0.17
+    stage_split: float = 50 / 300  # the public code's 50 of 300 epochs
     stage_split_unit: str = "epoch"
     graph_lower: str = "combined"
     graph_high: str = "auto"
@@ -148,10 +148,11 @@ class MFO(PretextMethod):
     options_class = MFOOptions
     uses_every_parameter = False  # graph heads before the split, prototypes in epoch 0, short levels' heads
     # The public code: Adam, lr 1e-3, weight decay 1e-5, lr x 0.1 at 2/3 of the epochs, batch 64
-    # per GPU, SyncBN, 300 epochs on UCF101, K = 200, E = 50 epochs; R3D-18.
+    # per GPU on 4 GPUs (a global batch of 256: the paper preset's 4 workers), SyncBN, 300 epochs on
+    # UCF101, K = 200, E = 50 epochs; R3D-18.
     paper_factors = {"backbone.name": "r3d_18", "pretrain.optimiser": "adam", "pretrain.lr": 1e-3,
                      "pretrain.weight_decay": 1e-5, "pretrain.warmup_epochs": 0, "pretrain.lr_schedule": "step",
-                     "pretrain.batch_size": 64, "pretrain.sync_batchnorm": True, "pretrain.grad_clip": 0.0,
+                     "pretrain.batch_size": 256, "pretrain.sync_batchnorm": True, "pretrain.grad_clip": 0.0,
                      "method.options.stage_split": 50 / 300}
     # The embedded data has 12 (UCF-layout) classes and 1,008 training videos: fewer
     # prototypes, a shorter queue that is used sooner, the split at 20 % of the epochs.

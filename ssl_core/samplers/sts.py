@@ -1,7 +1,8 @@
 """The STS sampler: one clip of a video and its 27 motion + appearance statistics labels.
 
-It draws a clip window (``data.clips.random_window``: random start, random square crop,
-random horizontal flip), takes the optical flow of the resized frames the network sees
+It draws a clip window (``data.clips.random_window``: random start, or with
+``non_overlapping`` one of the video's back-to-back clips as the STS paper does on UCF101,
+random square crop, random horizontal flip), takes the optical flow of the resized frames the network sees
 (from the Ray Data label pipeline's store when ``label_store`` names one, computed on the
 fly otherwise; both give the official 8-bit quantised flow, so both give the same labels),
 crops and flips it with the clip (flip semantics per ``label_impl``), and computes the
@@ -56,6 +57,7 @@ class STSSampler:
     flow: str = "dis"
     label_impl: str = "official"
     label_store: str = ""
+    non_overlapping: bool = False
 
     def __post_init__(self):
         self._store: FlowStore | None = None
@@ -66,7 +68,7 @@ class STSSampler:
         flow computed on the fly."""
         if self.flow == "precomputed":
             raise ValueError("method.options.flow: precomputed flow is read from a label store (method.options.label_store)")
-        window = random_window(frames.shape, clip, rng)
+        window = random_window(frames.shape, clip, rng, non_overlapping=self.non_overlapping)
         video = frames[clip_indices(window.start, clip.num_frames, clip.stride)]
         return self._labelled(video, *quantised_flow(video, self.flow), window, clip)
 
@@ -78,7 +80,7 @@ class STSSampler:
         clip = videos.clip
         self.check_store(clip)
         frames = videos.frames(index)
-        window = random_window(frames.shape, clip, rng)
+        window = random_window(frames.shape, clip, rng, non_overlapping=self.non_overlapping)
         video = frames[clip_indices(window.start, clip.num_frames, clip.stride)]
         flow_u, flow_v = self.store.flow(videos.entries[index].video_id, window.start, clip.num_frames)
         return self._labelled(video, flow_u, flow_v, window, clip)
