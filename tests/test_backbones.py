@@ -209,15 +209,6 @@ def vcop_r21d_parameters() -> int:
     return total
 
 
-def test_r21d_vcop_has_vcops_parameter_count():
-    """V3S Table 2: the VCOP-style R(2+1)D has 14.4 M parameters (torchvision's r2plus1d_18: 31.3 M)."""
-    model = build_backbone("r21d_vcop", width=1.0)
-    count = sum(p.numel() for p in model.parameters())
-    assert count == vcop_r21d_parameters()
-    assert round(count / 1e6, 1) == 14.4
-    assert model.stem[0].out_channels == 83 and len(model.layer4) == 1
-
-
 def sts_r3d_parameters() -> int:
     """The STS public code's ``R3DNet(layer_sizes=(1, 1, 1, 1))`` counted by hand: 3 x 7 x 7 stem
     3 -> 64, then per stage one block of two 3 x 3 x 3 convolutions (no biases) with batch norm,
@@ -231,13 +222,17 @@ def sts_r3d_parameters() -> int:
     return total
 
 
-def test_r3d_vcop_has_the_sts_papers_parameter_count():
-    """STS Table 2: its R3D-18 has 14.4 M parameters (torchvision's r3d_18: 33.2 M)."""
-    model = build_backbone("r3d_vcop", width=1.0)
+@pytest.mark.parametrize("name, by_hand", [("r21d_vcop", vcop_r21d_parameters), ("r3d_vcop", sts_r3d_parameters)])
+def test_one_block_nets_have_the_papers_parameter_count(name, by_hand):
+    """V3S Table 2 (VCOP's R(2+1)D) and STS Table 2 (its R3D-18 and R(2+1)D): 14.4 M parameters
+    (torchvision's r2plus1d_18 and r3d_18: 31.3 M and 33.2 M)."""
+    model = build_backbone(name, width=1.0)
     count = sum(p.numel() for p in model.parameters())
-    assert count == sts_r3d_parameters()
+    assert count == by_hand()
     assert round(count / 1e6, 1) == 14.4
     assert len(model.layer1) == len(model.layer4) == 1
+    if name == "r21d_vcop":
+        assert model.stem[0].out_channels == 83
 
 
 def test_c3d_paper_pool5_width1_shape_literal():

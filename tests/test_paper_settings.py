@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import InMemoryVideos, pretrain_until
+from conftest import InMemoryVideos
 from ssl_core.backbones import build_backbone
 from ssl_core.config import ConfigError
 from ssl_core.data.config import ClipConfig
@@ -15,7 +15,7 @@ from ssl_core.eval.finetune import FinetuneConfig, finetune_scheduler
 from ssl_core.experiment import TrialConfig, with_factors
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.presets import method_presets
-from ssl_core.pretrain import PretrainConfig, selected_weights, warmup_cosine, worker_batch_size
+from ssl_core.pretrain import PretrainConfig, warmup_cosine, worker_batch_size
 
 CLIP = ClipConfig(num_frames=4, stride=1, resize=(32, 32), crop=24)
 
@@ -123,20 +123,7 @@ def test_two_ddp_workers_each_read_half_the_global_batch(tmp_path):
 # ----------------------------------------------------------------- lowest-validation-loss selection
 
 
-def test_lowest_val_loss_returns_the_lowest_held_out_loss_epoch_and_survives_resume():
-    data = videos()
-    config = PretrainConfig(epochs=4, batch_size=3, lr=0.05, optimiser="sgd", select="lowest_val_loss", select_videos=4)
-    full, states = pretrain_until(rotation, data, config)
-    losses = [s["best"]["last_loss"] for s in states]
-    best_epoch = int(np.argmin(losses)) + 1  # the earliest of the lowest
-    assert states[-1]["best"]["epoch"] == best_epoch and states[-1]["best"]["loss"] == min(losses)
-    for name, value in full.state_dict().items():
-        assert torch.equal(value, states[best_epoch - 1]["model"][name]), name
-    assert selected_weights(states[-1]) is states[-1]["best"]["model"]
-    _, partial = pretrain_until(rotation, data, config, stop_after=2)
-    resumed, _ = pretrain_until(rotation, data, config, state=partial[-1])
-    for name, value in full.state_dict().items():
-        assert torch.equal(value, resumed.state_dict()[name]), name
+# (the selected epoch's weights and resuming: tests/test_v3s.py, for both selections)
 
 
 def test_the_held_out_loss_is_the_methods_loss_on_the_held_out_videos():

@@ -401,13 +401,14 @@ def test_selection_holds_out_fixed_videos_and_refuses_too_many():
         PretrainConfig(select="best").validate()
 
 
-def test_best_pretext_returns_the_best_epochs_weights_and_survives_resume():
+@pytest.mark.parametrize("select, key, best", [("best_pretext", "acc", np.argmax), ("lowest_val_loss", "loss", np.argmin)])
+def test_selection_returns_the_selected_epochs_weights_and_survives_resume(select, key, best):
     videos = selection_videos()
-    config = PretrainConfig(epochs=4, batch_size=3, lr=0.05, optimiser="sgd", select="best_pretext", select_videos=4)
+    config = PretrainConfig(epochs=4, batch_size=3, lr=0.05, optimiser="sgd", select=select, select_videos=4)
     full, states = pretrain_until(rotation, videos, config)
-    accuracies = [s["best"]["last_acc"] for s in states]
-    best_epoch = int(np.argmax(accuracies)) + 1  # the earliest of the best
-    assert states[-1]["best"]["epoch"] == best_epoch and states[-1]["best"]["acc"] == max(accuracies)
+    values = [s["best"]["last_" + key] for s in states]
+    best_epoch = int(best(values)) + 1  # the earliest of the best
+    assert states[-1]["best"]["epoch"] == best_epoch and states[-1]["best"][key] == values[best_epoch - 1]
     for name, value in full.state_dict().items():
         assert torch.equal(value, states[best_epoch - 1]["model"][name]), name
     _, partial = pretrain_until(rotation, videos, config, stop_after=2)

@@ -123,34 +123,23 @@ def _planes(width: float) -> tuple[int, int, int, int]:
     return tuple(scale_channels(p, width) for p in (64, 128, 256, 512))  # type: ignore[return-value]
 
 
+def _r3d(width: float, layers: tuple[int, int, int, int], **kwargs) -> VideoResNetBackbone:
+    planes = _planes(width)
+    return VideoResNetBackbone(conv_builder=Conv3DSimple, stem=ScaledBasicStem(planes[0]), stem_planes=planes[0],
+                               planes=planes, layers=layers, width=width, **kwargs)
+
+
 @register_backbone("r3d_18")
 def r3d_18(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
     """R3D-18 trunk; keys/shapes == ``torchvision.models.video.r3d_18()`` minus ``fc.*`` at width 1."""
-    planes = _planes(width)
-    return VideoResNetBackbone(
-        conv_builder=Conv3DSimple,
-        stem=ScaledBasicStem(planes[0]),
-        stem_planes=planes[0],
-        planes=planes,
-        width=width,
-        **kwargs,
-    )
+    return _r3d(width, (2, 2, 2, 2), **kwargs)
 
 
 @register_backbone("r3d_vcop")
 def r3d_vcop(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
     """The VCOP-style R3D the STS public code trains as "R3D-18" (``R3DNet(layer_sizes=(1, 1, 1, 1))``;
     STS Table 2: 14.4 M parameters): :func:`r3d_18`'s stem and blocks with one basic block per stage."""
-    planes = _planes(width)
-    return VideoResNetBackbone(
-        conv_builder=Conv3DSimple,
-        stem=ScaledBasicStem(planes[0]),
-        stem_planes=planes[0],
-        planes=planes,
-        layers=(1, 1, 1, 1),
-        width=width,
-        **kwargs,
-    )
+    return _r3d(width, (1, 1, 1, 1), **kwargs)
 
 
 @register_backbone("r2plus1d_18")
