@@ -35,7 +35,7 @@ STUDY = Study(
         Arm(arm, {"method.options.graph_lower": lower, "method.options.graph_high": high}, paper={"setting": row})
         for arm, lower, high, row in ROWS),
     metrics=linear_metrics() + (Metric("knn/ucf/top1"), Metric("pretext/acc")),
-    presets=method_presets("mfo", backbone="r3d_18", budget=LAPTOP_STUDY_BUDGET),  # README, "MFO": the laptop budget
+    presets=method_presets("mfo", budget=LAPTOP_STUDY_BUDGET),  # README, "MFO": the laptop budget
     baseline_arm="no_graph",
     notes=(IMPL_NOTE,
            "The paper pretrains these rows on Kinetics-400; we pretrain on the study's pretraining set."),

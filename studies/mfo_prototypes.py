@@ -30,7 +30,7 @@ STUDY = Study(
     arms=arms(LAPTOP_K),
     preset_arms={"paper": arms(PAPER_K)},
     metrics=linear_metrics() + (Metric("knn/ucf/top1"), Metric("pretext/acc")),
-    presets=method_presets("mfo", backbone="r3d_18", budget=LAPTOP_STUDY_BUDGET),  # README, "MFO": the laptop budget
+    presets=method_presets("mfo", budget=LAPTOP_STUDY_BUDGET),  # README, "MFO": the laptop budget
     baseline_arm="random_init",
     figure={"kind": "line", "x": "method.options.num_prototypes", "log_x": True,
             "marks": [{"x": 12, "label": "12 classes (embedded ucf)"}, {"x": 101, "label": "101 classes (UCF101)"}]},

@@ -24,7 +24,7 @@ STUDY = Study(
         Arm(f"e{int(100 * e)}", {"method.options.stage_split": e, "method.options.stage_split_unit": "step"})
         for e in SPLITS),
     metrics=linear_metrics() + (Metric("knn/ucf/top1"), Metric("pretext/acc")),
-    presets=method_presets("mfo", backbone="r3d_18", budget=LAPTOP_STUDY_BUDGET),  # README, "MFO": the laptop budget
+    presets=method_presets("mfo", budget=LAPTOP_STUDY_BUDGET),  # README, "MFO": the laptop budget
     baseline_arm="random_init",
     figure={"kind": "line", "x": "method.options.stage_split"},
     notes=("MFO Fig. 3 gives no numbers in the text: our curve only, nothing to compare.",

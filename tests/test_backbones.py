@@ -17,7 +17,7 @@ from ssl_core.backbones import (
 )
 from ssl_core.backbones import registry as registry_mod
 
-ALL = ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop", "s3d", "slowfast"]
+ALL = ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_18_hara", "r3d_vcop", "s3d", "slowfast"]
 SMALL = (2, 3, 8, 32, 32)
 PAPER = (1, 3, 16, 112, 112)
 W = 0.25
@@ -36,8 +36,8 @@ def _model(name: str, width: float = W) -> VideoBackbone:
 # --------------------------------------------------------------------- registry
 def test_registered_names():
     assert list_backbones() == ALL
-    assert list_backbones("r*") == ["r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop"]
-    assert list_backbones("*3d*") == ["c3d", "r3d_18", "r3d_vcop", "s3d"]
+    assert list_backbones("r*") == ["r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_18_hara", "r3d_vcop"]
+    assert list_backbones("*3d*") == ["c3d", "r3d_18", "r3d_18_hara", "r3d_vcop", "s3d"]
     assert list_backbones("slow*") == ["slowfast"]
     assert list_backbones("nope*") == []
 
@@ -132,6 +132,9 @@ def _expected_paper_shapes(name: str, w: float) -> dict[str, tuple[int, ...]]:
     if name in ("r3d_18", "r2plus1d_18", "r21d_vcop", "r3d_vcop"):
         # stem stride (1,2,2): 16x56x56; layer1 same; layer2/3/4 stride 2 each
         return {"pool3": (c(128), 8, 28, 28), "pool4": (c(256), 4, 14, 14), "pool5": (c(512), 2, 7, 7)}
+    if name == "r3d_18_hara":
+        # stem stride (1,2,2) and a (1,3,3)/(1,2,2) max pool: 16x28x28; layer2/3/4 stride 2 each
+        return {"pool3": (c(128), 8, 14, 14), "pool4": (c(256), 4, 7, 7), "pool5": (c(512), 2, 4, 4)}
     if name == "s3d":
         # Conv1a s2 (T: (16+6-7)//2+1=8, 56x56), two (1,3,3)/2 pools -> 8x14x14 (Mixed_3c)
         # MaxPool4a (3,3,3)/2 pad 1 -> 4x7x7 (Mixed_4f); MaxPool5a (2,2,2)/2 -> 2x3x3 (Mixed_5c)
@@ -341,6 +344,26 @@ def test_resnet_state_dict_matches_torchvision(name, ref_fn):
     ref = _shapes(ref_fn(weights=None).state_dict(), drop="fc.")
     assert list(ours) == list(ref)  # same keys, same order
     assert ours == ref
+
+
+def test_r3d_18_hara_is_the_mfo_codes_network():
+    """MFO's ``r3d.py`` (Hara et al.'s ``generate_model(18)``): torchvision's R3D-18 blocks after
+    a 7 x 7 x 7 stem and a spatial max pool. Ours, with torchvision's weights in the blocks and a
+    7 x 7 x 7 stem, equals the hand-built reference."""
+    ours = build_backbone("r3d_18_hara", width=1.0).eval()
+    ref = torchvision.models.video.r3d_18(weights=None)
+    ref.stem = nn.Sequential(nn.Conv3d(3, 64, (7, 7, 7), stride=(1, 2, 2), padding=(3, 3, 3), bias=False),
+                             nn.BatchNorm3d(64), nn.ReLU(inplace=True),
+                             nn.MaxPool3d((1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)))
+    ref.fc = nn.Identity()
+    ref.eval()
+    ours.load_state_dict({k: v for k, v in ref.state_dict().items() if not k.startswith("fc.")})
+    x = torch.randn(1, 3, 8, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+    torchvision_count = sum(p.numel() for p in build_backbone("r3d_18", width=1.0).parameters())
+    count = sum(p.numel() for p in ours.parameters())
+    assert count - torchvision_count == 3 * 64 * (7 - 3) * 7 * 7  # the stem's 7 frames against 3
 
 
 def test_s3d_state_dict_matches_torchvision():

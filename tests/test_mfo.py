@@ -503,7 +503,7 @@ def test_two_gloo_workers_give_the_single_process_loss_on_the_concatenated_batch
         torch.testing.assert_close(result["grad"] / 2, single["ins_a"].grad[3 * rank:3 * (rank + 1)], rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("backbone", ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop", "s3d", "slowfast"])
+@pytest.mark.parametrize("backbone", ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_18_hara", "r3d_vcop", "s3d", "slowfast"])
 def test_mfo_trains_on_every_backbones_levels(backbone):
     from ssl_core.backbones import list_backbones
 
@@ -520,4 +520,4 @@ def test_mfo_trains_on_every_backbones_levels(backbone):
 def test_every_registered_backbone_is_in_the_backbone_test():
     from ssl_core.backbones import list_backbones
 
-    assert list_backbones() == ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop", "s3d", "slowfast"]
+    assert list_backbones() == ["c3d", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_18_hara", "r3d_vcop", "s3d", "slowfast"]

@@ -165,6 +165,8 @@ def test_a_studys_backbone_wins_over_the_methods_paper_backbone():
     assert method_presets("sts", backbone="c3d")["paper"].backbone.name == "c3d"
     assert method_presets("mfo", backbone="s3d")["paper"].backbone.name == "s3d"
     assert method_presets("v3s")["paper"].backbone.name == "r21d_vcop"
+    assert method_presets("mfo")["paper"].backbone.name == "r3d_18_hara"  # the MFO public code's R3D-18
+    assert method_presets("mfo")["default"].backbone.name == "r3d_18"
 
 
 def test_paper_batches_are_the_papers_global_batches():

@@ -37,7 +37,7 @@ from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D, Conv3DSimpl
 from .base import VideoBackbone, check_width, init_weights, scale_channels
 from .registry import register_backbone
 
-__all__ = ["VideoResNetBackbone", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_vcop"]
+__all__ = ["VideoResNetBackbone", "r21d_vcop", "r2plus1d_18", "r3d_18", "r3d_18_hara", "r3d_vcop"]
 
 
 class ScaledBasicStem(nn.Sequential):
@@ -48,6 +48,20 @@ class ScaledBasicStem(nn.Sequential):
             nn.Conv3d(3, out_planes, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
             nn.BatchNorm3d(out_planes),
             nn.ReLU(inplace=True),
+        )
+
+
+class ScaledHaraStem(nn.Sequential):
+    """The stem of Hara et al.'s 3D ResNets as MFO's public code builds it (``r3d.py``): a
+    7 x 7 x 7 convolution (stride 1, 2, 2) to ``out_planes`` channels, batch norm, ReLU and a
+    1 x 3 x 3 max pool (stride 1, 2, 2): time kept, space quartered."""
+
+    def __init__(self, out_planes: int = 64) -> None:
+        super().__init__(
+            nn.Conv3d(3, out_planes, kernel_size=(7, 7, 7), stride=(1, 2, 2), padding=(3, 3, 3), bias=False),
+            nn.BatchNorm3d(out_planes),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
         )
 
 
@@ -123,9 +137,9 @@ def _planes(width: float) -> tuple[int, int, int, int]:
     return tuple(scale_channels(p, width) for p in (64, 128, 256, 512))  # type: ignore[return-value]
 
 
-def _r3d(width: float, layers: tuple[int, int, int, int], **kwargs) -> VideoResNetBackbone:
+def _r3d(width: float, layers: tuple[int, int, int, int], stem=ScaledBasicStem, **kwargs) -> VideoResNetBackbone:
     planes = _planes(width)
-    return VideoResNetBackbone(conv_builder=Conv3DSimple, stem=ScaledBasicStem(planes[0]), stem_planes=planes[0],
+    return VideoResNetBackbone(conv_builder=Conv3DSimple, stem=stem(planes[0]), stem_planes=planes[0],
                                planes=planes, layers=layers, width=width, **kwargs)
 
 
@@ -133,6 +147,13 @@ def _r3d(width: float, layers: tuple[int, int, int, int], **kwargs) -> VideoResN
 def r3d_18(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
     """R3D-18 trunk; keys/shapes == ``torchvision.models.video.r3d_18()`` minus ``fc.*`` at width 1."""
     return _r3d(width, (2, 2, 2, 2), **kwargs)
+
+
+@register_backbone("r3d_18_hara")
+def r3d_18_hara(width: float = 1.0, **kwargs) -> VideoResNetBackbone:
+    """The R3D-18 of MFO's public code (Hara et al.'s ``generate_model(18)``): :func:`r3d_18`'s
+    blocks after :class:`ScaledHaraStem`, so each stage has half the spatial size of torchvision's."""
+    return _r3d(width, (2, 2, 2, 2), stem=ScaledHaraStem, **kwargs)
 
 
 @register_backbone("r3d_vcop")

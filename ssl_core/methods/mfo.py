@@ -149,8 +149,8 @@ class MFO(PretextMethod):
     uses_every_parameter = False  # graph heads before the split, prototypes in epoch 0, short levels' heads
     # The public code: Adam, lr 1e-3, weight decay 1e-5, lr x 0.1 at 2/3 of the epochs, batch 64
     # per GPU on 4 GPUs (a global batch of 256: the paper preset's 4 workers), SyncBN, 300 epochs on
-    # UCF101, K = 200, E = 50 epochs; R3D-18.
-    paper_factors = {"backbone.name": "r3d_18", "pretrain.optimiser": "adam", "pretrain.lr": 1e-3,
+    # UCF101, K = 200, E = 50 epochs; its R3D-18 (Hara et al.'s: a 7 x 7 x 7 stem and a max pool).
+    paper_factors = {"backbone.name": "r3d_18_hara", "pretrain.optimiser": "adam", "pretrain.lr": 1e-3,
                      "pretrain.weight_decay": 1e-5, "pretrain.warmup_epochs": 0, "pretrain.lr_schedule": "step",
                      "pretrain.batch_size": 256, "pretrain.sync_batchnorm": True, "pretrain.grad_clip": 0.0,
                      "method.options.stage_split": 50 / 300}
