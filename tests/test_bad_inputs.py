@@ -37,6 +37,39 @@ def test_a_frame_folder_with_a_missing_middle_frame_is_skipped_and_listed(tmp_pa
     assert [(s.kind, s.reason) for s in videos.skipped] == [("gap", "gap: img_00010 missing")]
 
 
+def test_a_rawframes_folder_gives_its_img_frames_and_an_ambiguous_one_is_skipped(tmp_path):
+    """mmaction's rawframes layout keeps the flow images beside the RGB ones: only img_ are frames."""
+    from ssl_core.data.video import MixedFramesError
+
+    rawframes = frame_folder(tmp_path / "C/v_raw", range(1, 9))
+    for axis in ("x", "y"):
+        for number in range(1, 8):
+            cv2.imwrite(str(rawframes / f"flow_{axis}_{number:05d}.jpg"), np.full((8, 8), 255, np.uint8))
+    cv2.imwrite(str(rawframes / "thumb.jpg"), np.zeros((8, 8, 3), np.uint8))
+    video = read_video(rawframes)
+    # 8 frames, each the value its number gave it (10 * n, within JPEG error), in order
+    assert video.shape == (8, 8, 8, 3)
+    np.testing.assert_allclose(video.reshape(8, -1).mean(axis=1), [10 * n for n in range(1, 9)], atol=2)
+    ambiguous = frame_folder(tmp_path / "C/v_ambiguous", range(1, 9), name="{:05d}.jpg")
+    cv2.imwrite(str(ambiguous / "thumb.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(MixedFramesError, match="several name patterns"):
+        read_video(ambiguous)
+    entries = [VideoEntry(rawframes, 0, "C", "C/v_raw"), VideoEntry(ambiguous, 0, "C", "C/v_ambiguous")]
+    videos = VideoCollection(entries, ClipConfig(num_frames=8, stride=1, resize=(8, 8), crop=8), ["C"], name="frames")
+    assert [e.video_id for e in videos.entries] == ["C/v_raw"]
+    assert [s.kind for s in videos.skipped] == ["mixed_frames"]
+
+
+def test_a_flow_folder_with_a_missing_image_is_refused(tmp_path):
+    from ssl_core.data.video import FrameGapError
+    from ssl_core.labels.flow import read_precomputed_flow
+
+    for axis in ("u", "v"):
+        frame_folder(tmp_path / axis / "v_X", [n for n in range(1, 9) if n != 5], name="frame{:06d}.jpg")
+    with pytest.raises(FrameGapError, match="frame000005 missing"):
+        read_precomputed_flow(tmp_path, "v_X")
+
+
 @pytest.mark.parametrize("names, missing", [
     (["img_00001", "img_00002", "img_00004"], "img_00003"),
     (["img_1", "img_2", "img_3"], None),

@@ -178,6 +178,14 @@ def test_paper_batches_are_the_papers_global_batches():
     assert worker_batch_size(cstp.pretrain.batch_size, cstp.resources.num_workers) == 15  # the spec's "batch 60"
 
 
+def test_the_paper_preset_decodes_on_demand():
+    """UCF101's decoded frames at 128 x 171 would take about 160 GB: the paper preset keeps none."""
+    from ssl_core.eval.downstream import PRESETS
+
+    assert PRESETS["paper"].data.cache is False and PRESETS["default"].data.cache is True
+    assert all(method_presets(method)["paper"].data.cache is False for method in ("sts", "cstp", "mfo", "v3s"))
+
+
 # ----------------------------------------------------------------- STS's non-overlapping clips
 
 

@@ -32,6 +32,18 @@ def test_ucf101_train_and_test_lists(tmp_path):
     assert not test.entries[0].path.exists()  # listed, reported later as missing
 
 
+def test_ucf101_lists_without_extensions_and_with_a_byte_order_mark(tmp_path):
+    root = _ucf_tree(tmp_path / "ucf")
+    lists = root / "ucfTrainTestlist"
+    (lists / "classInd.txt").write_bytes(b"\xef\xbb\xbf1 ApplyEyeMakeup\r\n2 Archery\r\n")
+    (lists / "trainlist01.txt").write_bytes(b"ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01 1\r\nArchery/v_Archery_g09_c02 2\r\n")
+    train = read_split(root, 1, "train")
+    assert train.class_names == ["ApplyEyeMakeup", "Archery"]
+    assert train.entries[0].path == root / "UCF-101/ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi"
+    assert train.entries[1].path.is_dir()  # the frame folder
+    assert [e.video_id for e in train.entries] == ["ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01", "Archery/v_Archery_g09_c02"]
+
+
 def test_ucf101_unknown_class_is_an_error(tmp_path):
     root = _ucf_tree(tmp_path / "ucf")
     (root / "ucfTrainTestlist/trainlist02.txt").write_text("Bowling/v_Bowling_g01_c01.avi 3\n")

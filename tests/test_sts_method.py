@@ -149,3 +149,54 @@ def test_a_store_missing_on_this_node_falls_back_to_the_same_flow_on_the_fly(tmp
     reference = _method("regression").sample(video, CLIP, np.random.default_rng(3))
     item = method.sample(video, CLIP, np.random.default_rng(3))
     assert torch.equal(item["labels"], reference["labels"])
+
+
+class LongerDecode:
+    """``videos`` whose every decode gives ``extra`` frames more than the store's flow covers
+    (precomputed flow made by another tool than the decoder)."""
+
+    def __init__(self, videos, extra):
+        self.videos, self.extra = videos, extra
+        self.entries, self.clip = videos.entries, videos.clip
+
+    def __len__(self):
+        return len(self.videos)
+
+    def frames(self, index):
+        frames = self.videos.frames(index)
+        return np.concatenate([frames, frames[-1:].repeat(self.extra, axis=0)])
+
+
+def test_a_store_lacking_videos_or_frames_leaves_them_out_instead_of_stopping(tmp_path):
+    import warnings
+
+    from ssl_core.data.dataset import load_split
+    from ssl_core.data.synth import ensure_dataset
+    from ssl_core.labels.store import LabelPipelineConfig, list_videos, plan_shards, store_path, write_manifest, write_shard
+
+    root = ensure_dataset(tmp_path / "data", "ucf", width=32, height=32, num_frames=20, groups=3, clips_per_group=1)
+    clip = ClipConfig(num_frames=4, stride=2, resize=(32, 32), crop=24)
+    config = LabelPipelineConfig(clip=clip, flow="dis")
+    videos = load_split(root, 1, "train", clip)
+    missing = {videos.entries[1].video_id, videos.entries[4].video_id}  # as if their flow had failed
+    shards = plan_shards([e for e in list_videos(root, 1) if e.video_id not in missing], config.shard_size)
+    store_dir = store_path(tmp_path / "labels", root, config)
+    for shard in shards:
+        write_shard(store_dir, shard, config)
+    write_manifest(store_dir, root, shards, config)
+    stored = build_method(MethodConfig("sts", {"label_store": str(store_dir)}), build_backbone("c3d", width=0.125), clip)
+    usable = stored.pretext_indices(videos)
+    assert sorted(set(range(len(videos))) - set(usable.tolist())) == [1, 4]
+    scores = stored.curriculum_scores(videos)
+    assert np.isnan(scores[[1, 4]]).all() and not np.isnan(np.delete(scores, [1, 4])).any()
+    assert build_method(MethodConfig("sts"), build_backbone("c3d", width=0.125), clip).pretext_indices(videos) is None
+    # a decode 7 frames longer than the flow: clips come from the frames both cover, as if it were not longer
+    longer = LongerDecode(videos, extra=7)
+    with pytest.warns(UserWarning, match="decodes to 27 frames but its stored flow covers 20"):
+        first = stored.sample_video(longer, 0, np.random.default_rng(0))
+    reference = stored.sample_video(videos, 0, np.random.default_rng(0))
+    assert torch.equal(first["clip"], reference["clip"]) and torch.equal(first["labels"], reference["labels"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one warning only
+        for seed in range(40):
+            stored.sample_video(longer, 2, np.random.default_rng(seed))

@@ -79,7 +79,7 @@ def _check_split_args(split: int, subset: str) -> None:
 
 
 def _lines(path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")  # -sig: a file re-saved with a byte-order mark
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -136,11 +136,18 @@ def _entry(video_root: Path, relative: str, label: int, class_name: str) -> Vide
     return VideoEntry(resolve_video_path(video_root, relative), label, class_name, video_id)
 
 
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov")
+
+
 def resolve_video_path(video_root: Path, relative: str) -> Path:
-    """The video file if present, else a frame folder of the same stem, else the expected file path."""
+    """The video file if present (a list entry without its extension: the file with one of
+    VIDEO_EXTENSIONS), else a frame folder of the same stem, else the expected file path."""
     as_file = video_root / relative
     if as_file.exists():
         return as_file
+    for extension in VIDEO_EXTENSIONS:
+        if (with_extension := video_root / f"{relative}{extension}").is_file():
+            return with_extension
     stem = Path(relative).stem
     for folder in (as_file.with_suffix(""), video_root / stem):
         if folder.is_dir():

@@ -49,6 +49,13 @@ class FrameGapError(VideoReadError):
     kind = "gap"
 
 
+class MixedFramesError(VideoReadError):
+    """A frame folder whose images follow several name patterns and none is the RGB one
+    (``img_``/``image_``): which of them are the video's frames is unknown."""
+
+    kind = "mixed_frames"
+
+
 def read_video(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """Decode every frame of ``path`` (a video file or a frame folder).
 
@@ -97,6 +104,30 @@ def list_frame_files(folder: Path) -> list[Path]:
 
 
 FRAME_NUMBER = re.compile(r"^(.*?)(\d+)$")
+RGB_FRAME_PREFIXES = ("img", "image")
+
+
+def _name_pattern(path: Path) -> str | None:
+    """``img_`` for ``img_00012.jpg``; None for a name without a trailing number."""
+    match = FRAME_NUMBER.match(path.stem)
+    return match.group(1) if match else None
+
+
+def video_frame_files(folder: Path) -> list[Path]:
+    """The frames of the video in ``folder``, in natural order. A folder that also holds other
+    images (mmaction's ``rawframes`` layout keeps ``flow_x_00001.jpg`` and ``flow_y_00001.jpg``
+    beside ``img_00001.jpg``; a stray ``thumb.jpg``) gives its ``img_``/``image_`` frames; when
+    no such pattern tells the frames apart, MixedFramesError."""
+    files = list_frame_files(folder)
+    patterns = sorted({_name_pattern(path) for path in files}, key=str)
+    if len(patterns) <= 1:
+        return files
+    rgb = [pattern for pattern in patterns if pattern and pattern.lower().rstrip("_-") in RGB_FRAME_PREFIXES]
+    if len(rgb) != 1:
+        shown = ", ".join("a name without a number" if p is None else f"{p}<n>" for p in patterns)
+        raise MixedFramesError(folder, f"its images follow several name patterns ({shown}); keep only the "
+                               f"video's RGB frames in it, or name them img_<n>")
+    return [path for path in files if _name_pattern(path) == rgb[0]]
 
 
 def first_missing_frame(files: list[Path]) -> str | None:
@@ -114,7 +145,7 @@ def first_missing_frame(files: list[Path]) -> str | None:
 
 
 def _read_frame_folder(folder: Path, size: tuple[int, int] | None) -> list[np.ndarray]:
-    files = list_frame_files(folder)
+    files = video_frame_files(folder)
     if (missing := first_missing_frame(files)) is not None:
         raise FrameGapError(folder, f"gap: {missing} missing")
     frames = []

@@ -43,7 +43,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ssl_core.data.video import MissingVideoError, VideoOpenError, list_frame_files
+from ssl_core.data.video import FrameGapError, MissingVideoError, VideoOpenError, first_missing_frame, list_frame_files
 
 FLOW_ALGORITHMS = ("farneback", "dis", "tvl1")
 DEFAULT_ALGORITHM = "dis"
@@ -254,6 +254,8 @@ def _read_flow_folder(folder: Path) -> list[np.ndarray]:
     files = list_frame_files(folder)
     if not files:
         raise VideoOpenError(folder, "precomputed flow folder has no .jpg/.png frames")
+    if (missing := first_missing_frame(files)) is not None:
+        raise FrameGapError(folder, f"gap: flow frame {missing} missing")
     images = []
     for path in files:
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

@@ -470,6 +470,10 @@ class FlowStore:
     def num_video_frames(self, video_id: str) -> int:
         return len(self._video(video_id)[0]) + self._config.clip.stride
 
+    def __contains__(self, video_id: str) -> bool:
+        """Whether the store holds the video (one that failed in the pipeline is in the manifest's ``failed``)."""
+        return video_id in self._shard_of
+
     def flow(self, video_id: str, start: int, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
         """Dequantised flow of the clip of ``num_frames`` frames at ``start`` (store's stride):
         float32 ``(num_frames - 1, H, W)`` each."""

@@ -158,6 +158,9 @@ class STS(PretextMethod):
     def curriculum_scores(self, videos) -> np.ndarray:
         return self.sampler.curriculum_scores(videos)
 
+    def pretext_indices(self, videos) -> np.ndarray | None:
+        return self.sampler.usable(videos)
+
     # ------------------------------------------------------------------ loss
     def forward(self, batch):
         """``batch["clip"]``: ``(B, C, T, H, W)``; ``batch["labels"]``: ``(B, L)`` selected integer labels."""

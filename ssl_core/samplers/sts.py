@@ -62,6 +62,7 @@ class STSSampler:
     def __post_init__(self):
         self._store: FlowStore | None = None
         self._store_missing = False
+        self._length_warned = False
 
     def __call__(self, frames: np.ndarray, clip, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """uint8 frames ``(T_video, H, W, 3)`` -> (uint8 clip ``(T, S, S, 3)``, int labels ``(27,)``),
@@ -79,11 +80,31 @@ class STSSampler:
             return self(videos.frames(index), videos.clip, rng)
         clip = videos.clip
         self.check_store(clip)
-        frames = videos.frames(index)
-        window = random_window(frames.shape, clip, rng, non_overlapping=self.non_overlapping)
+        frames, video_id = videos.frames(index), videos.entries[index].video_id
+        length = self._common_length(video_id, len(frames))
+        window = random_window((length,) + frames.shape[1:], clip, rng, non_overlapping=self.non_overlapping)
         video = frames[clip_indices(window.start, clip.num_frames, clip.stride)]
-        flow_u, flow_v = self.store.flow(videos.entries[index].video_id, window.start, clip.num_frames)
+        flow_u, flow_v = self.store.flow(video_id, window.start, clip.num_frames)
         return self._labelled(video, flow_u, flow_v, window, clip)
+
+    def _common_length(self, video_id: str, decoded: int) -> int:
+        """The frames that both the decoded video and its stored flow cover. Precomputed flow
+        made by another tool can hold another number of frames than the decode gives (flow
+        frames + 1); clips are then drawn from the frames both have, with one warning."""
+        stored = self.store.num_video_frames(video_id)
+        if stored != decoded and not self._length_warned:
+            warnings.warn(f"method.options.label_store: {video_id} decodes to {decoded} frames but its stored flow "
+                          f"covers {stored}; clips are drawn from the first {min(stored, decoded)} (further "
+                          f"mismatches are not reported)")
+            self._length_warned = True
+        return min(stored, decoded)
+
+    def usable(self, videos) -> np.ndarray | None:
+        """The indices of the videos the store holds (None without a store: every video). A video
+        whose flow failed in the label pipeline is listed in the store's manifest, not sampled."""
+        if self.store is None:
+            return None
+        return np.array([i for i, entry in enumerate(videos.entries) if entry.video_id in self.store], dtype=np.int64)
 
     def _labelled(self, video, flow_u, flow_v, window: ClipWindow, clip):
         return crop_labels(video, flow_u, flow_v, window.top, window.left, clip.crop, window.flip, self.label_impl)
@@ -113,7 +134,9 @@ class STSSampler:
         """One score per video: the mean over its clip starts, as the label pipeline computes it."""
         if self.store is not None:
             self.check_store(videos.clip)
-            return np.array([self.store.video_score(entry.video_id) for entry in videos.entries])
+            # a video the store lacks is left out of pretraining (usable); NaN keeps the positions
+            return np.array([self.store.video_score(entry.video_id) if entry.video_id in self.store else np.nan
+                             for entry in videos.entries])
         scores = []
         for index in range(len(videos)):
             flow_u, flow_v = strided_flow(videos.frames(index), videos.clip.stride, self.flow)
