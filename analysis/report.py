@@ -14,6 +14,11 @@ seeds (n >= 2), a **Welch** interval otherwise; none ("n/a") when either side ha
 seeds. ✱ marks an interval that excludes 0 (the difference is beyond seed noise at that level).
 The baseline arm itself has delta 0 and no interval.
 
+Below the metric tables, when the trials report ``features/<ds>/effective_rank`` (every run
+with a frozen protocol does), a table of each arm's effective rank of its frozen pool5
+features (mean ± std over completed seeds; a number of directions, not a %): a pretrained arm far below
+random init's has collapsed its features, which explains a fine-tuning start worse than random.
+
 Chance levels: a metric ``M`` may come with a per-trial ``M_chance`` metric (a fraction, like
 every accuracy); its mean over an arm's completed seeds is shown beside that arm's mean (in %)
 wherever a table of ``M`` is written and some arm has it. ``*_chance`` metrics never get a table
@@ -127,6 +132,33 @@ def metric_section(study: dict, results: pd.DataFrame, metric: dict) -> list[str
     return lines + ["", delta_note(table, baseline), "", tau_line(table), ""]
 
 
+RANK_PREFIX, RANK_SUFFIX = "features/", "/effective_rank"
+
+
+def feature_rank_section(study: dict, results: pd.DataFrame) -> list[str]:
+    """Per arm, the effective rank of its frozen features on each dataset (mean ± std over completed
+    seeds, as reported); no section when no trial reports one."""
+    completed = results[(results["status"] == "completed") & results["metric"].str.startswith(RANK_PREFIX)
+                        & results["metric"].str.endswith(RANK_SUFFIX)]
+    datasets = sorted({name[len(RANK_PREFIX):-len(RANK_SUFFIX)] for name in completed["metric"]})
+    if not datasets:
+        return []
+    lines = ["## Frozen features: effective rank", "",
+             "The effective rank of the training clips' pool5 features (`features/<ds>/effective_rank`: exp of the "
+             "entropy of the normalised singular values; between 1 and the feature dimension). An arm far below "
+             "random init has collapsed its features onto a few directions.", "",
+             "| arm | " + " | ".join(datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
+    for arm in study["arms"]:
+        cells = []
+        for key in datasets:
+            values = completed.loc[(completed["arm"] == arm["name"]) & (completed["metric"] == f"{RANK_PREFIX}{key}{RANK_SUFFIX}"),
+                                   "value"].astype(float)
+            row = pd.Series({"mean": values.mean(), "std": values.std(ddof=1)})
+            cells.append(_ours_cell(row))
+        lines.append(f"| {_md(arm['name'])} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -> str:
     """The markdown report of the study in ``results_dir`` (``results``: its tidy table, rebuilt if not given)."""
     study = load_study(results_dir)
@@ -145,6 +177,7 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
     lines += paper_layout(study, results)
     for metric in reported_metrics(study):
         lines += metric_section(study, results, metric)
+    lines += feature_rank_section(study, results)
     missing = trials[trials["status"] == "missing"]
     if len(missing):
         lines += ["Missing trials (no summary): " + ", ".join(f"{r.arm} seed {r.seed}" for r in missing.itertuples()) + ".", ""]

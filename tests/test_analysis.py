@@ -408,3 +408,19 @@ def test_report_states_the_notes_the_set_factors_and_the_figure_marks(study_dir,
     assert axis.get_xscale() == "log"
     assert any(list(line.get_xdata()) == [3, 3] for line in axis.get_lines())  # the vertical mark
     assert "3 classes" in {text.get_text() for text in axis.texts}
+
+
+def test_feature_rank_section_worked_by_hand(chance_results):
+    from analysis.report import feature_rank_section
+    assert feature_rank_section(CHANCE_STUDY, chance_results) == []  # no trial reports a rank: no section
+    rank = "features/ucf/effective_rank"
+    # scratch: 30, 20 -> 25.0 ± 7.1; welch: 2 (one seed) -> 2.0; paired: none on ucf; hmdb only for paired: 3, 5 -> 4.0 ± 1.4
+    ranks = _results([("scratch", 0, rank, 30.0), ("scratch", 1, rank, 20.0), ("welch", 0, rank, 2.0),
+                      ("paired", 0, "features/hmdb/effective_rank", 3.0), ("paired", 1, "features/hmdb/effective_rank", 5.0)])
+    failed = pd.DataFrame([{"arm": "welch", "seed": 1, "metric": rank, "value": 99.0, "status": "failed"}])
+    lines = feature_rank_section(CHANCE_STUDY, pd.concat([chance_results, ranks, failed], ignore_index=True))
+    assert lines[0] == "## Frozen features: effective rank"
+    assert "| arm | hmdb | ucf |" in lines
+    assert "| scratch | – | 25.0 ± 7.1 |" in lines
+    assert "| welch | – | 2.0 |" in lines  # the failed trial's 99 is left out
+    assert "| paired | 4.0 ± 1.4 | – |" in lines

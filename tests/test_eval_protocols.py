@@ -12,7 +12,7 @@ from ssl_core.checkpoint import load_backbone, save_backbone
 from ssl_core.eval import EvalConfig, evaluate
 from ssl_core.eval.__main__ import main as eval_main
 from ssl_core.eval.downstream import load_datasets, preset, run_downstream
-from ssl_core.eval.features import extract_clip_features
+from ssl_core.eval.features import effective_rank, extract_clip_features
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,11 @@ def test_every_protocol_gives_its_namespaced_metrics(smoke):
     expected = {"finetune/ucf/clip_top1", "finetune/ucf/video_top1", "linear/ucf/top1", "linear/ucf/clip_top1", "knn/ucf/top1"}
     expected |= {f"retrieval/ucf/r@{k}" for k in (1, 5, 10, 20, 50)}
     expected |= {f"retrieval/ucf/pool3/r@{k}" for k in (1, 5, 10, 20, 50)}
-    assert set(metrics) == expected
-    assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    assert set(metrics) == expected | {"features/ucf/effective_rank"}
+    assert all(0.0 <= metrics[name] <= 1.0 for name in expected)
+    train_features = extract_clip_features(_backbone(config), datasets["ucf"][0], config.eval.clips_per_video)["pool5"]
+    assert metrics["features/ucf/effective_rank"] == pytest.approx(effective_rank(train_features.reshape(len(train_features) * config.eval.clips_per_video, -1)))
+    assert 1.0 <= metrics["features/ucf/effective_rank"] <= train_features.shape[-1]
     recalls = [metrics[f"retrieval/ucf/r@{k}"] for k in (1, 5, 10, 20, 50)]
     assert recalls == sorted(recalls)
     train, test = datasets["ucf"]
@@ -123,3 +126,25 @@ def test_cli_rejects_bad_config_and_refuses_to_overwrite(smoke, tmp_path, capsys
     (tmp_path / "x/metrics.json").write_text("{}")
     assert eval_main(["--preset", "smoke", "--out", str(tmp_path / "x"), "--data-dir", config.data.data_dir]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("a, b, expected", [
+    (3.0, 1.0, 1.754765),  # singular values 3*sqrt(2), sqrt(2): p = (3/4, 1/4), exp(0.75 ln(4/3) + 0.25 ln 4)
+    (2.0, 2.0, 2.0),       # an even spread over two directions
+    (5.0, 0.0, 1.0),       # every clip on one line
+])
+def test_effective_rank_by_hand(a, b, expected):
+    # four clips at +-a on one axis and +-b on the other: centred, with orthogonal columns of norm a*sqrt(2), b*sqrt(2)
+    features = np.array([[a, 0.0, 0.0], [-a, 0.0, 0.0], [0.0, b, 0.0], [0.0, -b, 0.0]])
+    assert effective_rank(features) == pytest.approx(expected, abs=1e-6)
+    assert effective_rank(features + 7.0) == pytest.approx(expected, abs=1e-6)  # an offset is centred away
+    rotated = features @ np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]
+    assert effective_rank(rotated) == pytest.approx(expected, abs=1e-6)
+
+
+def test_effective_rank_of_equal_clips_is_one_and_bad_shapes_are_refused():
+    assert effective_rank(np.ones((5, 4))) == 1.0
+    with pytest.raises(ValueError, match="N >= 2"):
+        effective_rank(np.ones((1, 4)))
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        effective_rank(np.ones(4))

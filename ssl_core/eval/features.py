@@ -26,3 +26,21 @@ def extract_clip_features(backbone, videos: VideoCollection, clips_per_video: in
     finally:
         backbone.train(was_training)
     return {stage: torch.cat(parts).view(len(videos), clips_per_video, -1).numpy() for stage, parts in chunks.items()}
+
+
+def effective_rank(features: np.ndarray) -> float:
+    """Effective rank (Roy & Vetterli, 2007) of ``features`` ``(N, D)``, one row per clip, after
+    centring each column: ``exp(H(p))`` with ``p_k = s_k / sum(s)`` over the singular values
+    ``s``, and ``0 log 0 = 0``. 1 when every clip lies on one line (or all are equal: 0 spread
+    is reported as 1), up to ``min(N - 1, D)`` when the spread is even over every direction. A
+    pretrained backbone far below random init's value has collapsed its features onto a few
+    directions, which fine-tuning has to undo."""
+    matrix = np.asarray(features, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] < 2:
+        raise ValueError(f"features must be (N, D) with N >= 2, got shape {matrix.shape}")
+    singular = np.linalg.svd(matrix - matrix.mean(axis=0), compute_uv=False)
+    total = singular.sum()
+    if total <= 0:
+        return 1.0
+    p = singular[singular > 0] / total
+    return float(np.exp(-(p * np.log(p)).sum()))

@@ -4,7 +4,10 @@ Metric names: ``finetune/<ds>/clip_top1``, ``finetune/<ds>/video_top1``, ``linea
 ``linear/<ds>/clip_top1``, ``retrieval/<ds>/r@<k>`` (pool5; other stages
 ``retrieval/<ds>/<stage>/r@<k>``) and ``knn/<ds>/top1``, where ``<ds>`` is the dataset key
 (``ucf``, ``hmdb``). Frozen features are extracted once per dataset and shared by the
-linear, retrieval and kNN protocols.
+linear, retrieval and kNN protocols, and with them comes ``features/<ds>/effective_rank``:
+the effective rank of the training clips' pool5 features (``features.effective_rank``; a
+number between 1 and the feature dimension, not a fraction), which shows a pretrained
+backbone whose features have collapsed onto a few directions.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ssl_core.config import require
 from ssl_core.data.dataset import VideoCollection
-from ssl_core.eval.features import extract_clip_features
+from ssl_core.eval.features import effective_rank, extract_clip_features
 from ssl_core.eval.finetune import FinetuneConfig, finetune
 from ssl_core.eval.linear import linear_probe
 from ssl_core.eval.retrieval import DEFAULT_KS, knn_accuracy, retrieval_recall
@@ -68,7 +71,8 @@ def _frozen_protocols(backbone, key, train, test, config: EvalConfig, device) ->
     stages = tuple(dict.fromkeys(("pool5",) + tuple(config.retrieval_stages)))
     extract = lambda videos: extract_clip_features(backbone, videos, config.clips_per_video, stages, config.batch_size, device)
     train_features, test_features = extract(train), extract(test)
-    metrics = {}
+    pool5 = train_features["pool5"]
+    metrics = {f"features/{key}/effective_rank": effective_rank(pool5.reshape(-1, pool5.shape[-1]))}
     if "linear" in frozen:
         scores = linear_probe(train_features["pool5"], train.labels, test_features["pool5"], test.labels,
                               steps=config.linear_steps, lr=config.linear_lr, seed=config.seed)
