@@ -37,8 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from ssl_core.checkpoint import load_backbone  # noqa: E402
 from ssl_core.config import from_dict  # noqa: E402
-from ssl_core.data.config import ensure_datasets  # noqa: E402
-from ssl_core.data.dataset import load_split  # noqa: E402
+from ssl_core.eval.downstream import load_datasets  # noqa: E402
 from ssl_core.eval.features import effective_rank, extract_clip_features  # noqa: E402
 from ssl_core.eval.finetune import finetune  # noqa: E402
 from ssl_core.experiment import TrialConfig  # noqa: E402
@@ -105,14 +104,12 @@ def main(argv=None) -> int:
                         help="a fine-tuning run per seed and variant (the seed also draws a re-initialisation)")
     parser.add_argument("--data-dir", default="", help="the embedded datasets' folder (default: the trial's)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     trials = saved_trials(args.study_dir, set(args.arms), set(args.seeds))
     if not trials:
         raise SystemExit(f"no trial with a saved backbone under {args.study_dir}")
     config = trials[0][3]
     data = dataclasses.replace(config.data, data_dir=args.data_dir) if args.data_dir else config.data
-    root = ensure_datasets(data, (args.dataset,))[args.dataset]
-    train, test = (load_split(root, data.split, subset, config.clip, cache=True) for subset in ("train", "test"))
+    train, test = load_datasets(data, config.clip, (args.dataset,))[args.dataset]
     print(f"{args.study_dir}: {len(trials)} trial(s), {args.dataset} {len(train)} train / {len(test)} test videos, "
           f"clip {config.clip.num_frames}x{config.clip.crop}, {torch.get_num_threads()} thread(s)")
     for arm, seed, backbone_dir, trial in trials:
