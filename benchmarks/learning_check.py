@@ -6,11 +6,15 @@ embedded datasets, and prints each method minus random init, per seed and on ave
 
     python benchmarks/learning_check.py [--methods sts cstp rotation cstp_stor_n5]
         [--seeds 0 1] [--json FILE] [--preset default] [--set path=value ...]
+        [--variant NAME path=value ... [--variant ...]] [--protocols linear knn finetune]
 
 ``--json FILE`` writes ``{"<method or random_init>": {"<seed>": {"linear/ucf/top1": ...,
 "knn/ucf/top1": ..., "pretext/acc": ..., ...}}}`` with accuracies as fractions. ``--set``
-applies dotted factors to every trial (e.g. ``pretrain.epochs=2``). The trials run one after
-the other in this process on ``--threads`` threads (default: every core).
+applies dotted factors to every trial (e.g. ``pretrain.epochs=2``). ``--variant NAME
+path=value ...`` also runs every method with those factors, as the arm ``<method>@NAME``, against
+the same random init (e.g. ``--variant lr5e-4 pretrain.lr=5e-4``). The effective rank of the
+frozen ucf features is printed per arm (a number of directions, not a %). The trials run one
+after the other in this process on ``--threads`` threads (default: every core).
 """
 from __future__ import annotations
 
@@ -43,7 +47,9 @@ ARMS: dict[str, dict] = {
     "rotation": {"method.name": "rotation"},
     "cstp_stor_n5": {"method.name": "cstp", **STOR_ONLY, "method.options.num_candidates": 5},
 }
-SHOWN = ("linear/ucf/top1", "linear/hmdb/top1", "knn/ucf/top1", "knn/hmdb/top1", "pretext/acc", "pretext/acc_chance")
+SHOWN = ("linear/ucf/top1", "linear/hmdb/top1", "knn/ucf/top1", "knn/hmdb/top1", "finetune/ucf/clip_top1",
+         "pretext/acc", "pretext/acc_chance")
+RANK = "features/ucf/effective_rank"
 
 
 def parse_factors(pairs) -> dict:
@@ -54,11 +60,22 @@ def parse_factors(pairs) -> dict:
         raise SystemExit(str(error)) from None
 
 
-def learning_check_config(arm: str, preset: str = "default", seed: int = 0) -> TrialConfig:
-    """The trial of ``arm`` (a key of :data:`ARMS`) at the method's ``preset``: linear probe + kNN."""
+def learning_check_config(arm: str, preset: str = "default", seed: int = 0,
+                          protocols=("linear", "knn")) -> TrialConfig:
+    """The trial of ``arm`` (a key of :data:`ARMS`) at the method's ``preset``: linear probe + kNN
+    by default."""
     factors = ARMS[arm]
     config = with_factors(method_presets(factors["method.name"])[preset], factors)
-    return with_factors(config, {"eval.protocols": ("linear", "knn"), "seed": seed})
+    return with_factors(config, {"eval.protocols": tuple(protocols), "seed": seed})
+
+
+def arm_factors(arms, variants: dict[str, dict]) -> dict[str, tuple[str, dict]]:
+    """``{arm name: (key of ARMS, extra factors)}``: every arm as given, then every non-baseline
+    arm once per variant as ``<arm>@<variant>``."""
+    plan = {arm: (arm, {}) for arm in arms}
+    for name, factors in variants.items():
+        plan.update({f"{arm}@{name}": (arm, factors) for arm in arms if arm != BASELINE})
+    return plan
 
 
 def _data_key(config: TrialConfig) -> str:
@@ -66,12 +83,21 @@ def _data_key(config: TrialConfig) -> str:
                        list(config.eval_datasets)], sort_keys=True, default=str)
 
 
-def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | None = None) -> dict:
+def plan_configs(arms, seeds, preset: str, factors: dict, variants: dict[str, dict],
+                 protocols=("linear", "knn")) -> dict[tuple[str, int], TrialConfig]:
+    """``{(arm, seed): validated config}``: ``factors`` on every trial, a variant's on its arms."""
+    return {(arm, seed): with_factors(with_factors(learning_check_config(base, preset, seed, protocols), factors),
+                                      extra).validate()
+            for arm, (base, extra) in arm_factors(arms, variants).items() for seed in seeds}
+
+
+def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | None = None,
+        variants: dict[str, dict] | None = None, protocols=("linear", "knn")) -> dict:
     """``{arm: {seed: metrics}}``; every config is validated before the first trial runs. With
     ``json_path`` the results so far are rewritten there after every trial (an interrupted
     check keeps what it finished)."""
-    configs = {(arm, seed): with_factors(learning_check_config(arm, preset, seed), factors).validate()
-               for arm in arms for seed in seeds}
+    configs = plan_configs(arms, seeds, preset, factors, variants or {}, protocols)
+    arms = list(dict.fromkeys(arm for arm, _ in configs))
     data_cache: dict = {}
     results: dict = {arm: {} for arm in arms}
     for seed in seeds:
@@ -90,7 +116,7 @@ def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | Non
     return results
 
 
-def difference_table(results: dict, metrics=SHOWN[:4]) -> str:
+def difference_table(results: dict, metrics=SHOWN[:5]) -> str:
     """Per method and metric: the method minus random init, in points, per seed and on average."""
     seeds = sorted({seed for per_seed in results.values() for seed in per_seed}, key=int)
     lines = [f"{'method':16s} {'metric':18s} " + " ".join(f"{'seed ' + s:>9s}" for s in seeds) + f" {'mean':>9s}"]
@@ -105,6 +131,26 @@ def difference_table(results: dict, metrics=SHOWN[:4]) -> str:
             cells = " ".join(f"{d:+9.1f}" for d in deltas)
             lines.append(f"{arm:16s} {metric:18s} {cells} {statistics.mean(deltas):+9.1f}")
     return "\n".join(lines)
+
+
+def rank_table(results: dict) -> str:
+    """Effective rank of the frozen ucf features per arm and seed (directions of 128 at default)."""
+    seeds = sorted({seed for per_seed in results.values() for seed in per_seed}, key=int)
+    lines = [f"{'method':16s} " + " ".join(f"{'seed ' + s:>9s}" for s in seeds)]
+    for arm, per_seed in results.items():
+        cells = [f"{per_seed[s][RANK]:9.1f}" if RANK in per_seed.get(s, {}) else f"{'-':>9s}" for s in seeds]
+        lines.append(f"{arm:16s} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def parse_variants(groups) -> dict[str, dict]:
+    """``[[NAME, "path=value", ...], ...]`` -> ``{NAME: factors}``."""
+    variants = {}
+    for name, *pairs in groups or ():
+        if "=" in name or not pairs:
+            raise SystemExit(f"--variant needs a name, then path=value pairs (got {' '.join([name, *pairs])!r})")
+        variants[name] = parse_factors(pairs)
+    return variants
 
 
 def pretext_table(results: dict) -> str:
@@ -126,17 +172,23 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--preset", default="default", choices=("smoke", "default"))
     parser.add_argument("--set", nargs="*", default=[], help="dotted factors for every trial, path=value")
+    parser.add_argument("--variant", nargs="+", action="append", metavar="NAME_OR_FACTOR",
+                        help="NAME path=value ...: also run every method with these factors, as <method>@NAME")
+    parser.add_argument("--protocols", nargs="+", default=["linear", "knn"], choices=("linear", "knn", "finetune"))
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", help="write the per-method, per-seed metrics here")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     log = lambda line: print(line, flush=True)
-    results = run([BASELINE] + list(args.methods), args.seeds, args.preset, parse_factors(args.set), log, args.json)
-    print(f"\npreset {args.preset}, seeds {args.seeds}, set {args.set}, {args.threads} threads, "
+    results = run([BASELINE] + list(args.methods), args.seeds, args.preset, parse_factors(args.set), log, args.json,
+                  parse_variants(args.variant), args.protocols)
+    print(f"\npreset {args.preset}, seeds {args.seeds}, set {args.set}, variants {args.variant}, {args.threads} threads, "
           f"{time.perf_counter() - started:.0f} s in all")
     print("\nmethod minus random init (points):")
     print(difference_table(results))
+    print("\neffective rank of the frozen ucf features:")
+    print(rank_table(results))
     print("\nheld-out pretext accuracy vs chance (%):")
     print(pretext_table(results))
     return 0

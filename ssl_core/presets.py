@@ -41,14 +41,16 @@ def method_presets(method: str, options: dict | None = None, backbone: str | Non
     """:data:`BASE_PRESETS` pretraining ``method`` (with ``options``) on ``backbone`` (a registered
     name, which replaces the method's paper backbone; each preset keeps its width). The ``paper``
     preset adds the method's own ``paper_factors`` (its paper's settings, declared beside the
-    method), the laptop presets its ``laptop_factors``; ``budget`` (dotted factors) then shrinks the ``default`` preset to
-    what a study can afford on a laptop."""
+    method), the laptop presets its ``laptop_factors`` (and ``default`` its ``default_factors``); ``budget`` (dotted
+    factors) then shrinks the ``default`` preset to what a study can afford on a laptop."""
     require(method in METHODS, "method.name", f"unknown method {method!r} (known: {', '.join(sorted(METHODS))})")
     presets = {}
     for name, config in BASE_PRESETS.items():
         config = dataclasses.replace(config, method=MethodConfig(method, dict(options or {})))
         cls = METHODS[method]
         config = with_factors(config, cls.paper_factors if name == "paper" else cls.laptop_factors)
+        if name == "default":
+            config = with_factors(config, cls.default_factors)
         # the study's backbone wins over the method's paper backbone (a study of C3D stays C3D)
         presets[name] = with_factors(config, {"backbone.name": backbone}) if backbone is not None else config
     if budget:

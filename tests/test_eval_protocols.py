@@ -76,6 +76,46 @@ def test_finetune_flips_training_clips_only_when_asked(smoke, monkeypatch, flip)
     assert made == [flip]
 
 
+class ZeroFeatures(torch.nn.Module):
+    """A backbone whose features are all zero: the classifier sees only its bias."""
+    feature_dim = 8
+
+    def forward(self, clips):
+        return clips.new_zeros(len(clips), self.feature_dim)
+
+
+def test_finetune_reports_each_epochs_training_loss_and_accuracy(smoke):
+    from ssl_core.eval.finetune import finetune
+
+    config, datasets = smoke
+    train, test = datasets["hmdb"]
+    # one batch of every training video, and a step too small to move the bias: each epoch's
+    # logits are the classifier's initial bias for every clip
+    settings = replace(config.eval.finetune, epochs=2, batch_size=len(train), lr=1e-12, dropout=0.0)
+    seen = []
+    finetune(ZeroFeatures(), train, test, settings, clips_per_video=1, seed=3, on_epoch=lambda *row: seen.append(row))
+    torch.manual_seed(3)
+    bias = torch.nn.Linear(ZeroFeatures.feature_dim, train.num_classes).bias.detach()  # drawn as finetune draws it
+    labels = torch.as_tensor(train.labels)
+    expected_loss = float(torch.nn.functional.cross_entropy(bias.expand(len(labels), -1), labels))
+    expected_accuracy = float((labels == bias.argmax()).double().mean())
+    assert [epoch for epoch, _, _ in seen] == [0, 1]
+    for _, loss, accuracy in seen:
+        assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == pytest.approx(expected_accuracy)
+
+
+def test_finetune_scores_do_not_depend_on_the_epoch_report(smoke):
+    from ssl_core.eval.finetune import finetune
+
+    config, datasets = smoke
+    quiet = finetune(_backbone(config), *datasets["ucf"], config.eval.finetune, clips_per_video=1, seed=1)
+    rows = []
+    reported = finetune(_backbone(config), *datasets["ucf"], config.eval.finetune, clips_per_video=1, seed=1,
+                        on_epoch=lambda *row: rows.append(row))
+    assert reported == quiet and len(rows) == config.eval.finetune.epochs
+    assert all(loss > 0 and 0 <= accuracy <= 1 for _, loss, accuracy in rows)
+
+
 def test_checkpoint_round_trip_gives_identical_features(smoke, tmp_path):
     config, datasets = smoke
     backbone = _backbone(config)

@@ -145,6 +145,11 @@ def test_method_presets_add_paper_and_laptop_factors_and_a_default_budget():
     assert presets["paper"].pretrain.optimiser == "adam" and presets["paper"].pretrain.lr_schedule == "step"
     assert presets["default"].method.options["num_prototypes"] == MFO.laptop_factors["method.options.num_prototypes"]
     assert presets["default"].pretrain.epochs == 3 and presets["smoke"].pretrain.epochs == 2  # the budget is default's only
+    base = method_presets("rotation")
+    sts = method_presets("sts", budget={"pretrain.lr": 1e-4})
+    assert method_presets("sts")["default"].pretrain.lr == 5e-4 != base["default"].pretrain.lr  # STS.default_factors
+    assert sts["smoke"].pretrain.lr == base["smoke"].pretrain.lr and sts["paper"].pretrain.lr == 5e-4  # paper: paper_factors
+    assert sts["default"].pretrain.lr == 1e-4  # a study's budget still wins
     with pytest.raises(ConfigError, match=r"method\.name"):
         method_presets("nope")
 

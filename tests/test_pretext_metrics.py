@@ -103,9 +103,32 @@ def test_learning_check_writes_the_documented_json(tmp_path):
     out = tmp_path / "check.json"
     factors = [f"data.data_dir={tmp_path / 'data'}", "eval_datasets=[\"ucf\"]", "pretrain.epochs=1"]
     assert learning_check.main(["--preset", "smoke", "--seeds", "0", "--methods", "rotation", "--threads", "1",
-                                "--json", str(out), "--set", *factors]) == 0
+                                "--json", str(out), "--set", *factors, "--variant", "slow", "pretrain.lr=1e-3"]) == 0
     found = json.loads(out.read_text())
-    assert set(found) == {"random_init", "rotation"} and set(found["rotation"]) == {"0"}
+    assert set(found) == {"random_init", "rotation", "rotation@slow"} and set(found["rotation"]) == {"0"}
+    assert found["rotation@slow"]["0"]["features/ucf/effective_rank"] >= 1
     assert {"linear/ucf/top1", "knn/ucf/top1", "pretext/acc", "pretext/acc_chance"} <= set(found["rotation"]["0"])
     assert "pretext/acc" not in found["random_init"]["0"]
     assert all(0 <= value <= 1 for name, value in found["rotation"]["0"].items() if "top1" in name or "acc" in name)
+
+
+def test_learning_check_variants_change_only_their_arms():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import learning_check
+
+    variants = learning_check.parse_variants([["slow", "pretrain.lr=1e-4", "pretrain.epochs=3"]])
+    assert variants == {"slow": {"pretrain.lr": 1e-4, "pretrain.epochs": 3}}
+    configs = learning_check.plan_configs(["random_init", "sts", "rotation"], [0, 1], "smoke",
+                                          {"pretrain.batch_size": 4}, variants)
+    assert sorted({arm for arm, _ in configs}) == ["random_init", "rotation", "rotation@slow", "sts", "sts@slow"]
+    smoke_lr = configs[("sts", 0)].pretrain.lr
+    assert smoke_lr != 1e-4
+    for seed in (0, 1):
+        assert configs[("sts@slow", seed)].pretrain.lr == 1e-4 and configs[("sts@slow", seed)].pretrain.epochs == 3
+        assert configs[("sts@slow", seed)].method.name == "sts" and configs[("sts@slow", seed)].seed == seed
+        assert configs[("rotation", seed)].pretrain.lr == smoke_lr and configs[("rotation", seed)].pretrain.epochs == 2
+        assert all(configs[(arm, seed)].pretrain.batch_size == 4 for arm in ("random_init", "sts", "sts@slow"))
+    with pytest.raises(SystemExit, match="needs a name"):
+        learning_check.parse_variants([["pretrain.lr=1e-4"]])
+    with pytest.raises(SystemExit, match="needs a name"):
+        learning_check.parse_variants([["slow"]])

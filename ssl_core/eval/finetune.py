@@ -83,8 +83,10 @@ class VideoClassifier(torch.nn.Module):
 
 
 def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollection, config: FinetuneConfig,
-             clips_per_video: int = 10, seed: int = 0, device="cpu") -> dict[str, float]:
-    """Fine-tune a copy of ``backbone``; returns ``{"clip_top1", "video_top1"}``."""
+             clips_per_video: int = 10, seed: int = 0, device="cpu", on_epoch=None) -> dict[str, float]:
+    """Fine-tune a copy of ``backbone``; returns ``{"clip_top1", "video_top1"}``. ``on_epoch(epoch,
+    loss, accuracy)``, when given, receives each epoch's mean training loss and accuracy on its
+    training clips (as trained: augmented, dropout on)."""
     config.validate()
     torch.manual_seed(seed)
     model = VideoClassifier(copy.deepcopy(backbone), train_videos.num_classes, config.dropout).to(device)
@@ -97,11 +99,20 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
     for epoch in range(config.epochs):
         train_set.set_epoch(epoch)
         model.train()
+        loss_sum, correct, seen = 0.0, 0, 0
         for clips, labels in loader:
             optimiser.zero_grad()
-            F.cross_entropy(model(clips.to(device)), labels.to(device)).backward()
+            logits, labels = model(clips.to(device)), labels.to(device)
+            loss = F.cross_entropy(logits, labels)
+            loss.backward()
             optimiser.step()
             scheduler.step()
+            if on_epoch is not None:
+                loss_sum += float(loss.detach()) * len(labels)
+                correct += int((logits.detach().argmax(dim=1) == labels).sum())
+                seen += len(labels)
+        if on_epoch is not None:
+            on_epoch(epoch, loss_sum / max(seen, 1), correct / max(seen, 1))
     return _score(model, test_videos, clips_per_video, config.batch_size, device)
 
 

@@ -81,6 +81,9 @@ class PretextMethod(nn.Module):
     # and those the laptop presets (``smoke``, ``default``) add (settings sized for the embedded data).
     paper_factors: dict[str, Any] = {}
     laptop_factors: dict[str, Any] = {}
+    # and those only the ``default`` preset adds, after ``laptop_factors`` (settings measured at its
+    # optimiser and length; ``smoke`` keeps its own)
+    default_factors: dict[str, Any] = {}
     # False when some parameters get no gradient in some steps (DDP must then look for them)
     uses_every_parameter: bool = True
 
