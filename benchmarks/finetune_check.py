@@ -1,8 +1,8 @@
 """Can the fine-tuning protocol learn the embedded classes from random init? A Ray-free check per
 backbone (a script that prints figures).
 
-For every backbone and seed: a randomly initialised backbone (seeded as a study's random-init arm
-is), fine-tuned with the preset's own fine-tuning settings (``ssl_core.eval.finetune``, the code
+For every backbone and seed: a randomly initialised backbone (built after seeding torch with the
+seed; a study's random-init arm draws its own, so its numbers differ a little), fine-tuned with the preset's own fine-tuning settings (``ssl_core.eval.finetune``, the code
 every study runs), printing each epoch's training loss and accuracy (augmented clips, dropout on)
 and the test split's clip and video top-1 beside the chance level (one over the classes). A
 protocol whose random-init run stays at chance on its own training clips cannot show what a
@@ -55,7 +55,7 @@ def finetune_settings(base: FinetuneConfig, pairs) -> FinetuneConfig:
 
 
 def random_init(name: str, width: float, seed: int):
-    """The backbone a study's random-init arm starts from with ``seed``."""
+    """A randomly initialised ``name`` backbone, built after ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     return BackboneConfig(name, width).build()
 
