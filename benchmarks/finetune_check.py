@@ -28,28 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ssl_core.backbones import BackboneConfig  # noqa: E402
-from ssl_core.config import ConfigError, parse_assignment  # noqa: E402
+from ssl_core.config import ConfigError, parse_assignment, require  # noqa: E402
 from ssl_core.eval.downstream import PRESETS, load_datasets  # noqa: E402
+from ssl_core.eval import EvalConfig  # noqa: E402
 from ssl_core.eval.finetune import FinetuneConfig, finetune  # noqa: E402
+from ssl_core.experiment import with_factors  # noqa: E402
 
-PREFIX = "finetune."
-
-
-def finetune_settings(base: FinetuneConfig, pairs) -> FinetuneConfig:
-    """``base`` with ``["finetune.<field>=value", ...]`` applied (values parsed as JSON), validated."""
-    changes = {}
-    for pair in pairs or ():
-        try:
-            path, value = parse_assignment(pair, "--set")
-        except ConfigError as error:
-            raise SystemExit(str(error)) from None
-        field = path[len(PREFIX):] if path.startswith(PREFIX) else ""
-        if field not in {f.name for f in dataclasses.fields(FinetuneConfig)}:
-            raise SystemExit(f"--set {pair!r}: not a fine-tuning setting (finetune.<field>, "
-                             f"fields: {', '.join(f.name for f in dataclasses.fields(FinetuneConfig))})")
-        changes[field] = tuple(value) if isinstance(value, list) else value
+def finetune_settings(base: EvalConfig, pairs) -> FinetuneConfig:
+    """``base.finetune`` with ``["finetune.<field>=value", ...]`` applied (values parsed as JSON), validated."""
     try:
-        return dataclasses.replace(base, **changes).validate()
+        factors = dict(parse_assignment(pair, "--set") for pair in pairs or ())
+        require(all(path.startswith("finetune.") for path in factors), "--set", "only finetune.<field>=value")
+        return with_factors(base, factors).finetune.validate()
     except ConfigError as error:
         raise SystemExit(str(error)) from None
 
@@ -71,7 +61,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default="", help="the embedded datasets' folder (default: the preset's)")
     args = parser.parse_args(argv)
     preset = PRESETS[args.preset]
-    settings = finetune_settings(preset.eval.finetune, args.set)
+    settings = finetune_settings(preset.eval, args.set)
     for name in args.backbones:
         BackboneConfig(name, args.width or preset.backbone.width).validate()
     data = dataclasses.replace(preset.data, data_dir=args.data_dir) if args.data_dir else preset.data
