@@ -1,10 +1,25 @@
-"""Small module helpers shared by methods: momentum (EMA) targets."""
+"""Small module helpers shared by methods and protocols: momentum (EMA) targets, DDP gathering,
+the optimiser choice of pretraining and fine-tuning."""
 from __future__ import annotations
 
 import copy
 
 import torch
 from torch import nn
+
+
+OPTIMISERS = ("sgd", "adam", "adamw")
+
+
+def make_optimiser(parameters, config) -> torch.optim.Optimizer:
+    """The optimiser ``config.optimiser`` names (one of :data:`OPTIMISERS`) with ``config.lr`` and
+    ``config.weight_decay`` (decoupled for ``"adamw"``, L2 otherwise); ``config.momentum`` is used
+    by ``"sgd"`` only. ``config``: a pretraining or fine-tuning config."""
+    if config.optimiser == "adamw":
+        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimiser == "adam":
+        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

@@ -30,9 +30,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from ssl_core.config import ConfigError, require
 from ssl_core.curriculum import CurriculumConfig, active_indices
 from ssl_core.data.dataset import SeededExamples, VideoCollection
+from ssl_core.nn_utils import OPTIMISERS, make_optimiser
 
 
-OPTIMISERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("cosine", "step", "constant")
 # select -> (the held-out metric that ranks the epochs, the record's key, True when higher is better)
 SELECTION_CRITERIA = {"best_pretext": ("pretext/acc", "acc", True), "lowest_val_loss": ("pretext/loss", "loss", False)}
@@ -81,14 +81,6 @@ class PretrainConfig:
                 f"must be an integer >= 1, got {self.select_videos!r}")
         self.schedule.validate(prefix + "schedule.")
         return self
-
-
-def make_optimiser(parameters, config: PretrainConfig) -> torch.optim.Optimizer:
-    if config.optimiser == "adamw":
-        return torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimiser == "adam":
-        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
 
 
 class PretextExamples(SeededExamples):

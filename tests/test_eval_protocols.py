@@ -9,6 +9,7 @@ import torch
 
 from ssl_core.backbones import BackboneConfig
 from ssl_core.checkpoint import load_backbone, save_backbone
+from ssl_core.config import ConfigError
 from ssl_core.eval import EvalConfig, evaluate
 from ssl_core.eval.__main__ import main as eval_main
 from ssl_core.eval.downstream import load_datasets, preset, run_downstream
@@ -102,6 +103,38 @@ def test_finetune_reports_each_epochs_training_loss_and_accuracy(smoke):
     assert [epoch for epoch, _, _ in seen] == [0, 1]
     for _, loss, accuracy in seen:
         assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == pytest.approx(expected_accuracy)
+
+
+@pytest.mark.parametrize("optimiser", ["sgd", "adamw"])
+def test_finetune_takes_the_named_optimisers_first_step(smoke, optimiser):
+    from ssl_core.eval.finetune import finetune
+
+    config, datasets = smoke
+    train, test = datasets["hmdb"]
+    lr, decay = 0.5, 0.1
+    settings = replace(config.eval.finetune, epochs=2, batch_size=len(train), lr=lr, weight_decay=decay, momentum=0.9,
+                       dropout=0.0, optimiser=optimiser)
+    seen = []
+    finetune(ZeroFeatures(), train, test, settings, clips_per_video=1, seed=3, on_epoch=lambda *row: seen.append(row))
+    # zero features: only the bias moves. Its gradient is softmax(b0) - the label frequencies;
+    # epoch 1's loss is that of the bias after the first step, taken at the full lr
+    torch.manual_seed(3)
+    bias = torch.nn.Linear(ZeroFeatures.feature_dim, train.num_classes).bias.detach().double()
+    labels = torch.as_tensor(train.labels)
+    gradient = bias.softmax(0) - torch.bincount(labels, minlength=train.num_classes).double() / len(labels)
+    if optimiser == "sgd":  # L2 weight decay in the gradient; the momentum buffer starts at the gradient
+        stepped = bias - lr * (gradient + decay * bias)
+    else:  # decoupled decay, then Adam's bias-corrected first step: lr * g / (|g| + eps)
+        stepped = bias * (1 - lr * decay) - lr * gradient / (gradient.abs() + 1e-8)
+    expected = float(torch.nn.functional.cross_entropy(stepped.expand(len(labels), -1), labels))
+    assert seen[1][1] == pytest.approx(expected, rel=1e-5)
+
+
+def test_finetune_optimiser_is_validated_by_name():
+    from ssl_core.eval.finetune import FinetuneConfig
+
+    with pytest.raises(ConfigError, match=r"finetune\.optimiser"):
+        FinetuneConfig(optimiser="lamb").validate()
 
 
 def test_finetune_scores_do_not_depend_on_the_epoch_report(smoke):

@@ -1,8 +1,9 @@
 """Fine-tuning: the backbone's weights initialise a classifier trained end to end.
 
 Conv weights come from the backbone (random init or a checkpoint); the classifier layer is
-new. Training: one random augmented clip per video per epoch, SGD with momentum and a
-cosine schedule. Test: clip accuracy over every test clip and video accuracy from the
+new. Training: one random augmented clip per video per epoch, SGD with momentum (the papers')
+or, with ``optimiser``, AdamW or Adam (the laptop preset's AdamW: README, "The laptop preset"),
+and a cosine or step schedule. Test: clip accuracy over every test clip and video accuracy from the
 softmax averaged over the K uniformly sampled clips of each video (STS section 5).
 
 The training clip is a random start, square crop and (``flip``) mirror. ``augment`` adds CSTP's
@@ -32,6 +33,7 @@ from ssl_core.data.augment import BaseAugment, random_quarter_turn
 from ssl_core.data.clips import random_training_clip, to_tensor
 from ssl_core.data.dataset import EvalClips, SeededExamples, TrainClips, VideoCollection
 from ssl_core.eval.linear import video_and_clip_accuracy
+from ssl_core.nn_utils import OPTIMISERS, make_optimiser
 from ssl_core.samplers.cstp import PLAYBACK_RATES, draw_playback_rate
 
 AUGMENTATIONS = ("base", "pace", "rotation")
@@ -43,8 +45,9 @@ class FinetuneConfig:
     epochs: int = 10
     batch_size: int = 16
     lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
+    momentum: float = 0.9  # "sgd" only
+    weight_decay: float = 5e-4  # L2 for "sgd" and "adam", decoupled for "adamw"
+    optimiser: str = "sgd"  # the papers'; "adamw" or "adam" (README, "The laptop preset")
     dropout: float = 0.5
     flip: bool = True  # off for the embedded data: its classes include left vs right motion
     augment: tuple[str, ...] = ()  # CSTP's training augmentations (module docstring): "base", "pace", "rotation"
@@ -57,6 +60,7 @@ class FinetuneConfig:
         require(self.epochs >= 1, prefix + "epochs", f"must be >= 1, got {self.epochs}")
         require(self.batch_size >= 1, prefix + "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
+        require(self.optimiser in OPTIMISERS, prefix + "optimiser", f"must be one of {OPTIMISERS}, got {self.optimiser!r}")
         require(0 <= self.dropout < 1, prefix + "dropout", f"must be in [0, 1), got {self.dropout}")
         require(self.lr_schedule in FINETUNE_SCHEDULES, prefix + "lr_schedule",
                 f"must be one of {FINETUNE_SCHEDULES}, got {self.lr_schedule!r}")
@@ -94,7 +98,7 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
         else TrainClips(train_videos, seed=seed, flip=config.flip)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed), drop_last=len(train_set) > config.batch_size)
-    optimiser = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    optimiser = make_optimiser(model.parameters(), config)
     scheduler = finetune_scheduler(optimiser, config, len(loader))
     for epoch in range(config.epochs):
         train_set.set_epoch(epoch)
