@@ -2,7 +2,7 @@
 
 Conv weights come from the backbone (random init or a checkpoint); the classifier layer is
 new. Training: one random augmented clip per video per epoch, SGD with momentum (the papers')
-or, with ``optimiser``, AdamW or Adam (the laptop preset's AdamW: README, "The laptop preset"),
+or, with ``optimiser``, AdamW or Adam (CSTP's laptop preset: README, "Fine-tuning from random init"),
 and a cosine or step schedule. Test: clip accuracy over every test clip and video accuracy from the
 softmax averaged over the K uniformly sampled clips of each video (STS section 5).
 
@@ -47,7 +47,7 @@ class FinetuneConfig:
     lr: float = 0.01
     momentum: float = 0.9  # "sgd" only
     weight_decay: float = 5e-4  # L2 for "sgd" and "adam", decoupled for "adamw"
-    optimiser: str = "sgd"  # the papers'; "adamw" or "adam" (README, "The laptop preset")
+    optimiser: str = "sgd"  # the papers'; "adamw" or "adam" (README, "Fine-tuning from random init")
     dropout: float = 0.5
     flip: bool = True  # off for the embedded data: its classes include left vs right motion
     augment: tuple[str, ...] = ()  # CSTP's training augmentations (module docstring): "base", "pace", "rotation"
