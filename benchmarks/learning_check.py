@@ -2,17 +2,20 @@
 
 For every seed it runs random init and each method at the ``default`` preset (the method's
 own laptop settings from ``ssl_core.presets.method_presets``), evaluates the linear probe and kNN on both
-embedded datasets, and prints each method minus random init, per seed and on average.
+embedded datasets, and prints each method minus random init, per seed and on average. Each
+method is compared with a random init of its own backbone (CSTP's ``default`` runs C3D, the
+other methods' R3D-18): ``random_init`` is the shared preset's backbone (after ``--set``), and
+``random_init@<backbone>`` another one.
 
-    python benchmarks/learning_check.py [--methods sts cstp rotation cstp_stor_n5]
+    python benchmarks/learning_check.py [--methods sts cstp rotation cstp_stor_n5 cstp_pace]
         [--seeds 0 1] [--json FILE] [--preset default] [--set path=value ...]
         [--variant NAME path=value ... [--variant ...]] [--protocols linear knn finetune]
 
-``--json FILE`` writes ``{"<method or random_init>": {"<seed>": {"linear/ucf/top1": ...,
+``--json FILE`` writes ``{"<method or random_init[@backbone]>": {"<seed>": {"linear/ucf/top1": ...,
 "knn/ucf/top1": ..., "pretext/acc": ..., ...}}}`` with accuracies as fractions. ``--set``
 applies dotted factors to every trial (e.g. ``pretrain.epochs=2``). ``--variant NAME
 path=value ...`` also runs every method with those factors, as the arm ``<method>@NAME``, against
-the same random init (e.g. ``--variant lr5e-4 pretrain.lr=5e-4``). The effective rank of the
+the same random init (the one of its backbone; e.g. ``--variant lr5e-4 pretrain.lr=5e-4``). The effective rank of the
 frozen ucf features is printed per arm (a number of directions, not a %). The trials run one
 after the other in this process on ``--threads`` threads (default: every core).
 """
@@ -46,6 +49,8 @@ ARMS: dict[str, dict] = {
     "cstp": {"method.name": "cstp"},
     "rotation": {"method.name": "rotation"},
     "cstp_stor_n5": {"method.name": "cstp", **STOR_ONLY, "method.options.num_candidates": 5},
+    "cstp_pace": {"method.name": "cstp", **STOR_ONLY, "method.options.stor": False, "method.options.pace": True,
+                  "method.options.pace_aug": True},
 }
 SHOWN = ("linear/ucf/top1", "linear/hmdb/top1", "knn/ucf/top1", "knn/hmdb/top1", "finetune/ucf/clip_top1",
          "pretext/acc", "pretext/acc_chance")
@@ -85,24 +90,52 @@ def _data_key(config: TrialConfig) -> str:
 
 def plan_configs(arms, seeds, preset: str, factors: dict, variants: dict[str, dict],
                  protocols=("linear", "knn")) -> dict[tuple[str, int], TrialConfig]:
-    """``{(arm, seed): validated config}``: ``factors`` on every trial, a variant's on its arms."""
-    return {(arm, seed): with_factors(with_factors(learning_check_config(base, preset, seed, protocols), factors),
-                                      extra).validate()
-            for arm, (base, extra) in arm_factors(arms, variants).items() for seed in seeds}
+    """``{(arm, seed): validated config}``: ``factors`` on every trial, a variant's on its arms.
+    Random init is planned once per backbone the other arms use (:func:`baseline_arm` names it),
+    so each method is compared with a random init of its own backbone."""
+    configs = {(arm, seed): with_factors(with_factors(learning_check_config(base, preset, seed, protocols), factors),
+                                         extra).validate()
+               for arm, (base, extra) in arm_factors(arms, variants).items() if arm != BASELINE for seed in seeds}
+    if BASELINE in arms:
+        baseline = {seed: with_factors(learning_check_config(BASELINE, preset, seed, protocols), factors).validate()
+                    for seed in seeds}
+        backbones = list(dict.fromkeys(config.backbone for config in configs.values())) or [baseline[seeds[0]].backbone]
+        planned = {(baseline_arm(backbone, baseline[seed].backbone), seed):
+                   with_factors(baseline[seed], {"backbone.name": backbone.name, "backbone.width": backbone.width}).validate()
+                   for backbone in backbones for seed in seeds}
+        configs = {**planned, **configs}
+    return configs
 
 
-def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | None = None,
-        variants: dict[str, dict] | None = None, protocols=("linear", "knn")) -> dict:
-    """``{arm: {seed: metrics}}``; every config is validated before the first trial runs. With
-    ``json_path`` the results so far are rewritten there after every trial (an interrupted
-    check keeps what it finished)."""
-    configs = plan_configs(arms, seeds, preset, factors, variants or {}, protocols)
+def baseline_arm(backbone, baseline_backbone) -> str:
+    """The random-init arm for ``backbone``: ``random_init`` for the baseline's own backbone (the
+    preset's, after ``--set``), ``random_init@<name>[x<width>]`` for another."""
+    if backbone == baseline_backbone:
+        return BASELINE
+    width = "" if backbone.width == baseline_backbone.width else f"x{backbone.width:g}"
+    return f"{BASELINE}@{backbone.name}{width}"
+
+
+def baselines_of(configs: dict[tuple[str, int], TrialConfig]) -> dict[str, str]:
+    """``{arm: its random-init arm}`` for the pretraining arms of :func:`plan_configs`'s ``configs``."""
+    by_backbone = {config.backbone: arm for (arm, _), config in configs.items() if arm.startswith(BASELINE)}
+    return {arm: by_backbone[config.backbone] for (arm, _), config in configs.items()
+            if not arm.startswith(BASELINE) and config.backbone in by_backbone}
+
+
+def run(configs: dict[tuple[str, int], TrialConfig], log=print, json_path: str | None = None) -> dict:
+    """``{arm: {seed: metrics}}`` for :func:`plan_configs`'s ``configs`` (validated before the first
+    trial runs). With ``json_path`` the results so far are rewritten there after every trial (an
+    interrupted check keeps what it finished)."""
+    seeds = list(dict.fromkeys(seed for _, seed in configs))
     arms = list(dict.fromkeys(arm for arm, _ in configs))
     data_cache: dict = {}
     results: dict = {arm: {} for arm in arms}
     for seed in seeds:
         for arm in arms:
-            config = configs[(arm, seed)]
+            config = configs.get((arm, seed))
+            if config is None:
+                continue
             key = _data_key(config)
             if key not in data_cache:
                 data_cache[key] = load_trial_data(config)
@@ -116,20 +149,24 @@ def run(arms, seeds, preset: str, factors: dict, log=print, json_path: str | Non
     return results
 
 
-def difference_table(results: dict, metrics=SHOWN[:5]) -> str:
-    """Per method and metric: the method minus random init, in points, per seed and on average."""
+def difference_table(results: dict, baselines: dict[str, str] | None = None, metrics=SHOWN[:5]) -> str:
+    """Per method and metric: the method minus its random init (``baselines``: ``{arm: random-init
+    arm}``, default ``random_init`` for every arm), in points, per seed and on average."""
+    baselines = baselines or {}
     seeds = sorted({seed for per_seed in results.values() for seed in per_seed}, key=int)
-    lines = [f"{'method':16s} {'metric':18s} " + " ".join(f"{'seed ' + s:>9s}" for s in seeds) + f" {'mean':>9s}"]
+    lines = [f"{'method':16s} {'metric':18s} " + " ".join(f"{'seed ' + s:>9s}" for s in seeds) + f" {'mean':>9s}"
+             + "  against"]
     for arm, per_seed in results.items():
-        if arm == BASELINE:
+        if arm.startswith(BASELINE):
             continue
+        reference = results.get(baselines.get(arm, BASELINE), {})
         for metric in metrics:
-            deltas = [100 * (per_seed[s][metric] - results[BASELINE][s][metric]) for s in seeds
-                      if s in per_seed and s in results.get(BASELINE, {}) and metric in per_seed[s]]
+            deltas = [100 * (per_seed[s][metric] - reference[s][metric]) for s in seeds
+                      if s in per_seed and s in reference and metric in per_seed[s]]
             if not deltas:
                 continue
             cells = " ".join(f"{d:+9.1f}" for d in deltas)
-            lines.append(f"{arm:16s} {metric:18s} {cells} {statistics.mean(deltas):+9.1f}")
+            lines.append(f"{arm:16s} {metric:18s} {cells} {statistics.mean(deltas):+9.1f}  {baselines.get(arm, BASELINE)}")
     return "\n".join(lines)
 
 
@@ -181,12 +218,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     log = lambda line: print(line, flush=True)
-    results = run([BASELINE] + list(args.methods), args.seeds, args.preset, parse_factors(args.set), log, args.json,
-                  parse_variants(args.variant), args.protocols)
+    configs = plan_configs([BASELINE] + list(args.methods), args.seeds, args.preset, parse_factors(args.set),
+                           parse_variants(args.variant), args.protocols)
+    results = run(configs, log, args.json)
     print(f"\npreset {args.preset}, seeds {args.seeds}, set {args.set}, variants {args.variant}, {args.threads} threads, "
           f"{time.perf_counter() - started:.0f} s in all")
     print("\nmethod minus random init (points):")
-    print(difference_table(results))
+    print(difference_table(results, baselines_of(configs)))
     print("\neffective rank of the frozen ucf features:")
     print(rank_table(results))
     print("\nheld-out pretext accuracy vs chance (%):")

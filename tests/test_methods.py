@@ -150,11 +150,14 @@ def test_method_presets_add_paper_and_laptop_factors_and_a_default_budget():
     assert method_presets("sts")["default"].pretrain.lr == 5e-4 != base["default"].pretrain.lr  # STS.default_factors
     assert sts["smoke"].pretrain.lr == base["smoke"].pretrain.lr and sts["paper"].pretrain.lr == 5e-4  # paper: paper_factors
     assert sts["default"].pretrain.lr == 1e-4  # a study's budget still wins
-    cstp = method_presets("cstp")  # CSTP.default_factors: AdamW fine-tuning at default only
-    scratch_arm = with_factors(cstp["default"], {"method.name": "scratch"}).eval.finetune
-    assert (scratch_arm.optimiser, scratch_arm.lr, scratch_arm.weight_decay) == ("adamw", 1e-3, 0.05)
-    assert cstp["smoke"].eval.finetune.optimiser == cstp["paper"].eval.finetune.optimiser == "sgd"
-    assert sts["default"].eval.finetune.optimiser == "sgd" and sts["default"].eval.finetune.lr == 0.01
+    cstp = method_presets("cstp")  # CSTP.default_factors: C3D at lr 5e-4, at default only
+    scratch_arm = with_factors(cstp["default"], {"method.name": "scratch"})  # a study's random init
+    assert (scratch_arm.backbone.name, scratch_arm.backbone.width, scratch_arm.pretrain.lr) == ("c3d", 0.25, 5e-4)
+    assert (cstp["smoke"].backbone.name, cstp["paper"].backbone.name) == ("r3d_18", "r2plus1d_18")
+    assert cstp["smoke"].pretrain.lr == base["smoke"].pretrain.lr and cstp["paper"].pretrain.lr == 0.03
+    assert method_presets("cstp", backbone="r3d_18")["default"].backbone.name == "r3d_18"  # a study's backbone wins
+    assert {preset.eval.finetune.optimiser for preset in (*cstp.values(), *sts.values())} == {"sgd"}
+    assert sts["default"].eval.finetune.lr == cstp["default"].eval.finetune.lr == 0.01
     with pytest.raises(ConfigError, match=r"method\.name"):
         method_presets("nope")
 

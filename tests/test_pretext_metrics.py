@@ -132,3 +132,29 @@ def test_learning_check_variants_change_only_their_arms():
         learning_check.parse_variants([["pretrain.lr=1e-4"]])
     with pytest.raises(SystemExit, match="needs a name"):
         learning_check.parse_variants([["slow"]])
+
+
+def test_learning_check_compares_each_method_with_random_init_of_its_backbone():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import learning_check
+
+    configs = learning_check.plan_configs(["random_init", "cstp", "rotation"], [0], "default", {},
+                                          learning_check.parse_variants([["r3d", "backbone.name=r3d_18"]]))
+    assert configs[("cstp", 0)].backbone.name == "c3d" and configs[("rotation", 0)].backbone.name == "r3d_18"
+    assert configs[("random_init@c3d", 0)].backbone == configs[("cstp", 0)].backbone
+    assert configs[("random_init", 0)].backbone == configs[("rotation", 0)].backbone
+    assert {configs[(arm, 0)].method.name for arm in ("random_init", "random_init@c3d")} == {"scratch"}
+    assert learning_check.baselines_of(configs) == {"cstp": "random_init@c3d", "rotation": "random_init",
+                                                    "cstp@r3d": "random_init", "rotation@r3d": "random_init"}
+    # only the random inits the methods need: CSTP alone plans none of R3D-18
+    alone = learning_check.plan_configs(["random_init", "cstp"], [0, 1], "default", {}, {})
+    assert sorted(alone) == [("cstp", 0), ("cstp", 1), ("random_init@c3d", 0), ("random_init@c3d", 1)]
+    # one backbone for all (--set) keeps the plain name
+    same = learning_check.plan_configs(["random_init", "cstp"], [0], "default", {"backbone.name": "c3d"}, {})
+    assert sorted(arm for arm, _ in same) == ["cstp", "random_init"]
+    results = {"random_init": {"0": {"linear/ucf/top1": 0.10}}, "random_init@c3d": {"0": {"linear/ucf/top1": 0.30}},
+               "cstp": {"0": {"linear/ucf/top1": 0.45}}, "rotation": {"0": {"linear/ucf/top1": 0.12}}}
+    rows = {line.split()[0]: line.split() for line in
+            learning_check.difference_table(results, {"cstp": "random_init@c3d"}, ["linear/ucf/top1"]).splitlines()[1:]}
+    assert rows["cstp"][2:] == ["+15.0", "+15.0", "random_init@c3d"]
+    assert rows["rotation"][2:] == ["+2.0", "+2.0", "random_init"] and "random_init@c3d" not in rows

@@ -2,7 +2,7 @@
 
 Conv weights come from the backbone (random init or a checkpoint); the classifier layer is
 new. Training: one random augmented clip per video per epoch, SGD with momentum (the papers')
-or, with ``optimiser``, AdamW or Adam (CSTP's laptop preset: README, "Fine-tuning from random init"),
+or, with ``optimiser``, AdamW or Adam (README, "Fine-tuning from random init"),
 and a cosine or step schedule. Test: clip accuracy over every test clip and video accuracy from the
 softmax averaged over the K uniformly sampled clips of each video (STS section 5).
 
