@@ -30,11 +30,18 @@ from ssl_core.study import completed_summary, trial_key
 FAIL_ONCE_ENV = "SSL_ABLATE_FAIL_ONCE"  # "<epoch>:<marker path>": raise once at that epoch (tests)
 
 
-def code_version() -> str:
+def code_version(checkout: str | Path | None = None) -> str:
+    """``git:<commit>`` of the checkout this code runs from, ``git:<commit>-dirty`` when its tracked
+    files differ from that commit (the results then came from uncommitted code), ``unknown``
+    outside git."""
+    here = Path(checkout) if checkout is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).resolve().parent, timeout=5).stdout.strip()
-        return f"git:{commit}" if commit else "unknown"
+                                cwd=here, timeout=5).stdout.strip()
+        if not commit:
+            return "unknown"
+        changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], capture_output=True, cwd=here, timeout=5)
+        return f"git:{commit}-dirty" if changed.returncode == 1 else f"git:{commit}"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

@@ -349,3 +349,20 @@ def test_sts_study_runs_the_label_pipeline_once_and_trains_from_its_store(data_d
     # a second study reuses the store: nothing rewritten
     assert run_study_cli(study, ["--preset", "smoke", "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert {p: p.stat().st_mtime_ns for p in manifests[0].parent.rglob("*.parquet")} == written
+
+
+def test_code_version_names_the_commit_and_marks_uncommitted_changes(tmp_path):
+    from ray_jobs.trial import code_version
+
+    assert code_version(tmp_path) == "unknown"  # not a git checkout
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "code.py").write_text("x = 1\n")
+    subprocess.run(git + ["add", "code.py"], cwd=tmp_path, check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], cwd=tmp_path, check=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True,
+                            text=True, check=True).stdout.strip()
+    (tmp_path / "results.txt").write_text("untracked output\n")  # untracked files are not code changes
+    assert code_version(tmp_path) == f"git:{commit}"
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert code_version(tmp_path) == f"git:{commit}-dirty"
