@@ -51,6 +51,8 @@ ARMS: dict[str, dict] = {
     "cstp_stor_n5": {"method.name": "cstp", **STOR_ONLY, "method.options.num_candidates": 5},
     "cstp_pace": {"method.name": "cstp", **STOR_ONLY, "method.options.stor": False, "method.options.pace": True,
                   "method.options.pace_aug": True},
+    "v3s": {"method.name": "v3s"},
+    "mfo": {"method.name": "mfo"},
 }
 SHOWN = ("linear/ucf/top1", "linear/hmdb/top1", "knn/ucf/top1", "knn/hmdb/top1", "finetune/ucf/clip_top1",
          "pretext/acc", "pretext/acc_chance")

@@ -1,5 +1,6 @@
 """V3S Table 3: the transformation families alone and combined, beside random
-initialisation (R(2+1)D, fine-tuned on UCF101, video top-1).
+initialisation, fine-tuned on UCF101, video top-1: R(2+1)D at
+`paper` and `smoke`, C3D at lr 5e-4 at `default` (``V3S.default_factors``).
 
     python studies/v3s_combinations.py [--preset smoke|default|paper] [--resume] ...
 
@@ -29,7 +30,7 @@ STUDY = Study(
             family_factors(**{f: TABLE3_SETS[f] for f in families}), paper={"setting": paper_setting(families)})
         for families in COMBINATIONS),
     metrics=finetune_metrics("video", datasets=("ucf",)) + tuple(Metric(name) for name in STUDY_METRICS),
-    presets=method_presets("v3s", backbone="r21d_vcop", budget=LAPTOP_STUDY_BUDGET),  # README, "V3S": the laptop budget
+    presets=method_presets("v3s", budget=LAPTOP_STUDY_BUDGET),  # README, "V3S": the laptop budget (C3D at default)
     baseline_arm="random_init",
     notes=("Sets: S_S, S_P, T_S, T_P as Table 1's best rows (1, 6, 8, 12). Readings: the defaults (README, \"V3S\").",),
 )

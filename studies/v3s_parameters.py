@@ -1,5 +1,6 @@
 """V3S Table 1: each transformation family alone, with three sets of settings each, beside
-random initialisation (R(2+1)D, fine-tuned on UCF101, video top-1).
+random initialisation, fine-tuned on UCF101, video top-1: R(2+1)D at
+`paper` and `smoke`, C3D at lr 5e-4 at `default` (``V3S.default_factors``).
 
     python studies/v3s_parameters.py [--preset smoke|default|paper] [--resume] ...
 
@@ -26,7 +27,7 @@ STUDY = Study(
         Arm(f"{family.lower()}_{row}", family_factors(**{family: values}), paper={"setting": set_label(family, values)})
         for family, sets in SETS.items() for row, values in enumerate(sets, start=1)),
     metrics=finetune_metrics("video", datasets=("ucf",)) + tuple(Metric(name) for name in STUDY_METRICS),
-    presets=method_presets("v3s", backbone="r21d_vcop", budget=LAPTOP_STUDY_BUDGET),  # README, "V3S": the laptop budget
+    presets=method_presets("v3s", budget=LAPTOP_STUDY_BUDGET),  # README, "V3S": the laptop budget (C3D at default)
     baseline_arm="random_init",
     notes=("Readings (README, \"V3S\"): identity class on, stride s, joint (c, side) S_P classes, uniform class drawing; "
            "the checkpoint with the best held-out pretext accuracy is the one evaluated.",),

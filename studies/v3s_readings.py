@@ -28,7 +28,7 @@ STUDY = Study(
     table=None,
     arms=(Arm("random_init", {"method.name": "scratch"}),) + tuple(Arm(name, factors) for name, factors in READINGS.items()),
     metrics=finetune_metrics("video", datasets=("ucf",)) + tuple(Metric(name) for name in STUDY_METRICS),
-    presets=method_presets("v3s", backbone="r21d_vcop", budget=LAPTOP_STUDY_BUDGET),  # README, "V3S": the laptop budget
+    presets=method_presets("v3s", budget=LAPTOP_STUDY_BUDGET),  # README, "V3S": the laptop budget (C3D at default)
     baseline_arm="defaults",
     notes=("No paper table: the paper fixes none of these readings. Defaults: identity class on, stride s, "
            "joint (c, side) S_P classes, uniform class drawing; each other arm switches one.",),

@@ -156,6 +156,9 @@ def test_method_presets_add_paper_and_laptop_factors_and_a_default_budget():
     assert (cstp["smoke"].backbone.name, cstp["paper"].backbone.name) == ("r3d_18", "r2plus1d_18")
     assert cstp["smoke"].pretrain.lr == base["smoke"].pretrain.lr and cstp["paper"].pretrain.lr == 0.03
     assert method_presets("cstp", backbone="r3d_18")["default"].backbone.name == "r3d_18"  # a study's backbone wins
+    v3s = method_presets("v3s", budget={"pretrain.epochs": 6})  # V3S.default_factors: C3D at 5e-4 at default only
+    assert [(v3s[p].backbone.name, v3s[p].pretrain.lr) for p in ("smoke", "default", "paper")] == \
+        [("r21d_vcop", base["smoke"].pretrain.lr), ("c3d", 5e-4), ("r21d_vcop", 0.01)]
     assert {preset.eval.finetune.optimiser for preset in (*cstp.values(), *sts.values())} == {"sgd"}
     assert sts["default"].eval.finetune.lr == cstp["default"].eval.finetune.lr == 0.01
     with pytest.raises(ConfigError, match=r"method\.name"):
