@@ -30,17 +30,22 @@ from ssl_core.study import completed_summary, trial_key
 FAIL_ONCE_ENV = "SSL_ABLATE_FAIL_ONCE"  # "<epoch>:<marker path>": raise once at that epoch (tests)
 
 
+# The whole checkout but its documentation, from whichever folder git runs in.
+CODE_PATHS = (":(top)", ":(top,exclude,glob)**/*.md", ":(top,exclude)docs")
+
+
 def code_version(checkout: str | Path | None = None) -> str:
     """``git:<commit>`` of the checkout this code runs from, ``git:<commit>-dirty`` when its tracked
     files differ from that commit (the results then came from uncommitted code), ``unknown``
-    outside git."""
+    outside git. Documentation (``*.md``, ``docs/``) does not count: it is edited while studies run."""
     here = Path(checkout) if checkout is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=here, timeout=5).stdout.strip()
         if not commit:
             return "unknown"
-        changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--"], capture_output=True, cwd=here, timeout=5)
+        changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", *CODE_PATHS], capture_output=True, cwd=here,
+                                 timeout=5)
         return f"git:{commit}-dirty" if changed.returncode == 1 else f"git:{commit}"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -146,6 +146,10 @@ def test_learning_check_compares_each_method_with_random_init_of_its_backbone():
     assert {configs[(arm, 0)].method.name for arm in ("random_init", "random_init@c3d")} == {"scratch"}
     assert learning_check.baselines_of(configs) == {"cstp": "random_init@c3d", "rotation": "random_init",
                                                     "cstp@r3d": "random_init", "rotation@r3d": "random_init"}
+    every = learning_check.plan_configs(list(learning_check.ARMS), [0], "default", {}, {})  # each arm validates
+    assert {arm: every[(arm, 0)].backbone.name for arm in ("v3s", "mfo", "sts")} == \
+        {"v3s": "c3d", "mfo": "r3d_18", "sts": "r3d_18"}  # V3S.default_factors: C3D
+    assert learning_check.baselines_of(every)["v3s"] == "random_init@c3d"
     # only the random inits the methods need: CSTP alone plans none of R3D-18
     alone = learning_check.plan_configs(["random_init", "cstp"], [0, 1], "default", {}, {})
     assert sorted(alone) == [("cstp", 0), ("cstp", 1), ("random_init@c3d", 0), ("random_init@c3d", 1)]

@@ -356,13 +356,22 @@ def test_code_version_names_the_commit_and_marks_uncommitted_changes(tmp_path):
 
     assert code_version(tmp_path) == "unknown"  # not a git checkout
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+
+    def commit_all() -> str:
+        subprocess.run(git + ["add", "."], cwd=tmp_path, check=True)
+        subprocess.run(git + ["commit", "-qm", "c"], cwd=tmp_path, check=True)
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
     subprocess.run(git + ["init", "-q"], cwd=tmp_path, check=True)
-    (tmp_path / "code.py").write_text("x = 1\n")
-    subprocess.run(git + ["add", "code.py"], cwd=tmp_path, check=True)
-    subprocess.run(git + ["commit", "-qm", "one"], cwd=tmp_path, check=True)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True,
-                            text=True, check=True).stdout.strip()
+    (tmp_path / "docs").mkdir()
+    for name in ("code.py", "README.md", "docs/report.md"):
+        (tmp_path / name).write_text("first\n")
+    commit = commit_all()
     (tmp_path / "results.txt").write_text("untracked output\n")  # untracked files are not code changes
     assert code_version(tmp_path) == f"git:{commit}"
-    (tmp_path / "code.py").write_text("x = 2\n")
-    assert code_version(tmp_path) == f"git:{commit}-dirty"
+    for doc in ("README.md", "docs/report.md"):  # documentation edited while a study runs is no code change
+        (tmp_path / doc).write_text("edited\n")
+    assert code_version(tmp_path / "docs") == code_version(tmp_path) == f"git:{commit}"
+    (tmp_path / "code.py").write_text("edited\n")
+    assert code_version(tmp_path / "docs") == code_version(tmp_path) == f"git:{commit}-dirty"

@@ -166,7 +166,8 @@ class V3S(PretextMethod):
     # answer, even with the temporal scale alone (41.5 % against a chance of 37.7 %, linear ucf
     # -2.3 points against a random-init R(2+1)D); on C3D at 5e-4 the temporal families alone
     # learned (T_S 59.1 % against 37.7; T_S + T_P 33.0 against 11.2) and gained +17.6 and +21.2
-    # points of linear probe on ucf over a random-init C3D (seed 0). The same reading as CSTP's
+    # points of linear probe on ucf over a random-init C3D (seed 0; seed 1: +26.3, +20.8). With
+    # the spatial families on as well, full V3S gains nothing (-3.4, -1.3). The same reading as CSTP's
     # ``default_factors``: C3D is one of the paper's backbones (its Table 2). A study's backbone
     # still wins; ``--set backbone.name=r21d_vcop pretrain.lr=2e-3`` gives the earlier default.
     default_factors = {"backbone.name": "c3d", "pretrain.lr": 5e-4}
