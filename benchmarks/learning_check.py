@@ -3,11 +3,11 @@
 For every seed it runs random init and each method at the ``default`` preset (the method's
 own laptop settings from ``ssl_core.presets.method_presets``), evaluates the linear probe and kNN on both
 embedded datasets, and prints each method minus random init, per seed and on average. Each
-method is compared with a random init of its own backbone (CSTP's ``default`` runs C3D, the
-other methods' R3D-18): ``random_init`` is the shared preset's backbone (after ``--set``), and
+method is compared with a random init of its own backbone (CSTP's and V3S's ``default`` run
+C3D, the other methods' R3D-18): ``random_init`` is the shared preset's backbone (after ``--set``), and
 ``random_init@<backbone>`` another one.
 
-    python benchmarks/learning_check.py [--methods sts cstp rotation cstp_stor_n5 cstp_pace]
+    python benchmarks/learning_check.py [--methods sts cstp rotation cstp_stor_n5 cstp_pace v3s mfo]
         [--seeds 0 1] [--json FILE] [--preset default] [--set path=value ...]
         [--variant NAME path=value ... [--variant ...]] [--protocols linear knn finetune]
 
