@@ -4,7 +4,8 @@
 
 Every study directory below RESULTS_DIR (one holding ``study.json``, at most two levels
 down) is one row under its paper table: name, preset, seeds, trials completed of planned,
-when it last ran (the newest trial summary), Kendall's tau-b of our arm means against the
+when it last ran (the newest trial summary; for a published copy, which has none, its
+report's "generated" time), Kendall's tau-b of our arm means against the
 paper's values with its permutation p-value (per paper metric), and the largest difference
 to the baseline arm that is beyond seed noise (its 95 % interval excludes 0), over every
 reported metric. Rows link to
@@ -18,14 +19,13 @@ from __future__ import annotations
 import base64
 import html
 import io
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.paper import kendall_tau_b, kendall_tau_p_value, load_paper_table
-from analysis.tables import FIGURE, metric_table, reported_metrics
-from analysis.results import completion, collect_results, load_study
+from analysis.tables import FIGURE, REPORT, metric_table, report_generated, reported_metrics, stamp
+from analysis.results import completion, collect_results, has_trial_summaries, load_study
 from ssl_core.io import atomic_write_bytes, atomic_write_text, read_json
 from ssl_core.study import SUMMARY_FILE
 
@@ -42,10 +42,12 @@ def find_studies(results_dir: str | Path) -> list[Path]:
 
 
 def _last_ran(study_dir: Path, name: str) -> str:
-    """When the newest trial summary of study ``name`` was written (study.json's time if none)."""
-    stamps = [p.stat().st_mtime for p in study_dir.rglob(SUMMARY_FILE) if read_json(p).get("study") in (None, name)]
-    stamp = max(stamps, default=(study_dir / "study.json").stat().st_mtime)
-    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    """When the newest trial summary of study ``name`` was written. A published copy has no
+    summaries: its report's "generated" time (the copy's file times are the checkout's)."""
+    if not has_trial_summaries(study_dir):
+        return report_generated(study_dir) or "unknown"
+    times = [p.stat().st_mtime for p in study_dir.rglob(SUMMARY_FILE) if read_json(p).get("study") in (None, name)]
+    return stamp(max(times, default=(study_dir / "study.json").stat().st_mtime))
 
 
 def _largest_delta(tables) -> str:
@@ -79,7 +81,7 @@ def study_summary(study_dir: Path, root: Path) -> tuple[dict, list[dict]]:
            "preset": study.get("preset"), "seeds": len(study.get("seeds") or ()), "finished": finished, "planned": planned,
            "last_ran": _last_ran(study_dir, study["name"]), "taus": taus,
            "largest_delta": _largest_delta([(name, table) for name, table, _ in tables]),
-           "report": f"{relative}/report.md", "figure": f"{relative}/{FIGURE}", "error": None}
+           "report": f"{relative}/{REPORT}", "figure": f"{relative}/{FIGURE}", "error": None}
     return row, points
 
 
@@ -201,7 +203,7 @@ def write_index(results_dir: str | Path) -> tuple[Path, Path]:
     """Write ``index.md``, ``index.html`` and ``index.png`` (each atomically) into ``results_dir``."""
     root = Path(results_dir)
     rows, points, missing = collect_index(root)
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = stamp()
     png = plot_index(points)
     atomic_write_bytes(root / INDEX_FIGURE, png)
     markdown = atomic_write_text(root / "index.md", index_markdown(rows, missing, generated))

@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import io
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.paper import kendall_tau_b
 from analysis.results import collect_results, load_study, write_results
-from analysis.tables import CHANCE_SUFFIX, FIGURE, TABLE_COLUMNS, metric_table, reported_metrics  # noqa: F401 - re-exported
+from analysis.tables import CHANCE_SUFFIX, FIGURE, REPORT, TABLE_COLUMNS, metric_table, reported_metrics, stamp  # noqa: F401 - re-exported
 from ssl_core.io import atomic_write_bytes, atomic_write_text
 
 def _cell(value, digits: int = 1, signed: bool = False) -> str:
@@ -164,7 +163,7 @@ def build_report(results_dir: str | Path, results: pd.DataFrame | None = None) -
     study = load_study(results_dir)
     results = collect_results(results_dir) if results is None else results
     baseline = study.get("baseline_arm")
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = stamp()
     trials = results[["arm", "seed", "status"]].drop_duplicates(["arm", "seed"])
     completed = int((trials["status"] == "completed").sum())
     lines = [f"# {study['title']}", "",
@@ -268,7 +267,7 @@ def write_report(results_dir: str | Path) -> Path:
     """Write ``report.md`` and ``report.png`` (each atomically) into ``results_dir``; returns the report's path."""
     results = collect_results(results_dir)
     plot(results_dir, results)
-    return atomic_write_text(Path(results_dir) / "report.md", build_report(results_dir, results))
+    return atomic_write_text(Path(results_dir) / REPORT, build_report(results_dir, results))
 
 
 def main(argv=None) -> int:

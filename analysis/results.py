@@ -16,6 +16,11 @@ in CSV and Parquet; ``None`` stays missing).
   seed, then metric name.
 
 Rebuilt from ``study.json`` + the summaries at any time (also during or after a resume).
+
+A published copy of a study (``study.json`` and ``results.csv`` without the trial folders, as
+``analysis.publish`` writes under ``docs/results/``) reads back from its ``results.csv``: with
+no summary on disk, each trial's rows there stand in for its summary, so the table, the
+report and the index of the copy are the original's.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from ssl_core.io import atomic_write_bytes, atomic_write_text, read_json
 from ssl_core.study import SUMMARY_FILE
 
 COLUMNS = ["study", "arm", "seed", "metric", "value", "status", "config_hash", "trial_id", "code_version"]
+RESULTS_CSV = "results.csv"
 
 
 def load_study(results_dir: str | Path) -> dict:
@@ -39,8 +45,41 @@ def load_study(results_dir: str | Path) -> dict:
     return read_json(path)
 
 
+def has_trial_summaries(results_dir: str | Path) -> bool:
+    return next(Path(results_dir).rglob(SUMMARY_FILE), None) is not None
+
+
+def saved_summaries(csv_path: str | Path) -> list[dict]:
+    """The trial summaries a saved ``results.csv`` stands for: one per trial (arm, seed, trial id,
+    config hash), with its status, code version, factors and non-missing metrics. Rows of
+    trials that were missing when the table was written give none."""
+    table = pd.read_csv(csv_path, dtype=object, keep_default_na=False, na_values=[""])
+    absent = [column for column in COLUMNS if column not in table.columns]
+    if absent:
+        raise ValueError(f"{csv_path}: not a results table (no column {', '.join(absent)})")
+    table = table.astype(object).where(table.notna(), None)
+    factor_columns = [c for c in table.columns if c.startswith("factor/")]
+    summaries = []
+    for (arm, seed, trial_id, config_hash), rows in table.groupby(["arm", "seed", "trial_id", "config_hash"],
+                                                                 sort=False, dropna=False):
+        first = rows.iloc[0]
+        if first["status"] == "missing":
+            continue
+        summaries.append({"study": first["study"], "arm": arm, "seed": int(seed), "key": trial_id or config_hash,
+                          "status": first["status"], "trial_id": trial_id, "config_hash": config_hash,
+                          "code_version": first["code_version"],
+                          "factors": {c.removeprefix("factor/"): first[c] for c in factor_columns},
+                          "metrics": {row["metric"]: float(row["value"]) for _, row in rows.iterrows()
+                                      if row["value"] is not None}})
+    return summaries
+
+
 def load_summaries(results_dir: str | Path, study_name: str | None = None) -> list[dict]:
-    """The newest summary of each trial (key, else (arm, seed)) found at any depth under ``results_dir``."""
+    """The newest summary of each trial (key, else (arm, seed)) found at any depth under ``results_dir``;
+    with none on disk, those its saved ``results.csv`` stands for (a published copy)."""
+    saved = Path(results_dir) / RESULTS_CSV
+    if not has_trial_summaries(results_dir) and saved.is_file():
+        return [s for s in saved_summaries(saved) if study_name is None or s["study"] in (None, study_name)]
     paths = sorted(Path(results_dir).rglob(SUMMARY_FILE), key=lambda p: (p.stat().st_mtime, str(p)))
     newest: dict[tuple, dict] = {}
     for path in paths:
@@ -124,7 +163,7 @@ def write_results(results_dir: str | Path) -> tuple[Path, Path]:
     """Write ``results.csv`` and ``results.parquet`` (each atomically: temp name + os.replace) into ``results_dir``."""
     results_dir = Path(results_dir)
     table = collect_results(results_dir)
-    csv_path = atomic_write_text(results_dir / "results.csv", table.to_csv(index=False))
+    csv_path = atomic_write_text(results_dir / RESULTS_CSV, table.to_csv(index=False))
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False, engine="pyarrow")
     parquet_path = atomic_write_bytes(results_dir / "results.parquet", buffer.getvalue())

@@ -3,15 +3,35 @@ paper's value and the difference to the baseline with its interval (``metric_tab
 Shared by ``analysis.report`` (per study) and ``analysis.index`` (over studies)."""
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
 import pandas as pd
 
 from analysis.paper import paper_value
 from analysis.stats import NO_INTERVAL, delta_interval
 
 FIGURE = "report.png"
+REPORT = "report.md"
+STAMP_FORMAT = "%Y-%m-%d %H:%M UTC"
+_GENERATED = re.compile(r" · generated (\d{4}-\d\d-\d\d \d\d:\d\d UTC)$", re.MULTILINE)
 CHANCE_SUFFIX = "_chance"
 TABLE_COLUMNS = ["arm", "factors", "mean", "std", "n", "chance", "paper",
                  "delta", "delta_low", "delta_high", "delta_method", "beyond_noise"]
+
+
+def stamp(seconds: float | None = None) -> str:
+    """A time (``seconds`` since the epoch; now if None) as reports and the index write it."""
+    moment = datetime.now(timezone.utc) if seconds is None else datetime.fromtimestamp(seconds, timezone.utc)
+    return moment.strftime(STAMP_FORMAT)
+
+
+def report_generated(study_dir: str | Path) -> str | None:
+    """When ``report.md`` in ``study_dir`` says it was generated (None without a report or a stamp)."""
+    path = Path(study_dir) / REPORT
+    found = _GENERATED.search(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return found.group(1) if found else None
 
 
 def reported_metrics(study: dict) -> list[dict]:
