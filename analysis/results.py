@@ -77,10 +77,10 @@ def saved_summaries(csv_path: str | Path) -> list[dict]:
 def load_summaries(results_dir: str | Path, study_name: str | None = None) -> list[dict]:
     """The newest summary of each trial (key, else (arm, seed)) found at any depth under ``results_dir``;
     with none on disk, those its saved ``results.csv`` stands for (a published copy)."""
-    saved = Path(results_dir) / RESULTS_CSV
-    if not has_trial_summaries(results_dir) and saved.is_file():
-        return [s for s in saved_summaries(saved) if study_name is None or s["study"] in (None, study_name)]
     paths = sorted(Path(results_dir).rglob(SUMMARY_FILE), key=lambda p: (p.stat().st_mtime, str(p)))
+    saved = Path(results_dir) / RESULTS_CSV
+    if not paths and saved.is_file():
+        return [s for s in saved_summaries(saved) if study_name is None or s["study"] in (None, study_name)]
     newest: dict[tuple, dict] = {}
     for path in paths:
         try:
