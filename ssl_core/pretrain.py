@@ -49,6 +49,7 @@ class PretrainConfig:
     warmup_epochs: int = 0
     grad_clip: float = 0.0
     optimiser: str = "sgd"  # "sgd" (most papers), "adam" (MFO) or "adamw" (momentum is then unused)
+    bias_lr_mult: float = 1.0  # every bias at lr x this (STS's train.py: 2; nn_utils.parameter_groups)
     sync_batchnorm: bool = False  # DDP on GPUs only (torch's SyncBatchNorm has no CPU path)
     # After the warm-up: "cosine" to 0, "constant", or "step": x lr_step_factor once from
     # lr_step_at (a fraction of the epochs; MFO's public code: epoch 200 of 300), or, with
@@ -70,6 +71,7 @@ class PretrainConfig:
         require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
         require(0 <= self.warmup_epochs <= max(self.epochs, 0), prefix + "warmup_epochs", f"must be in [0, epochs], got {self.warmup_epochs}")
         require(self.optimiser in OPTIMISERS, prefix + "optimiser", f"must be one of {OPTIMISERS}, got {self.optimiser!r}")
+        require(self.bias_lr_mult > 0, prefix + "bias_lr_mult", f"must be > 0 (1 = the same lr as the weights), got {self.bias_lr_mult}")
         require(self.grad_clip >= 0, prefix + "grad_clip", f"must be >= 0 (0 = off), got {self.grad_clip}")
         require(self.lr_schedule in LR_SCHEDULES, prefix + "lr_schedule", f"must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         require(0 <= self.lr_step_at <= 1, prefix + "lr_step_at", f"must be a fraction of the epochs in [0, 1], got {self.lr_step_at}")
@@ -160,7 +162,7 @@ def pretrain(method, train_videos: VideoCollection, config: PretrainConfig, seed
         method = torch.nn.SyncBatchNorm.convert_sync_batchnorm(method)
     model = torch.nn.parallel.DistributedDataParallel(method, find_unused_parameters=not method.uses_every_parameter) \
         if world > 1 else method
-    optimiser = make_optimiser(method.parameters(), config)
+    optimiser = make_optimiser(method, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(config))
     start_epoch = 0
     if state is not None:

@@ -2,7 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from ssl_core.config import ConfigError
 from ssl_core.data.clips import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     KINETICS_MEAN,
     KINETICS_STD,
     center_crop,
@@ -12,6 +15,8 @@ from ssl_core.data.clips import (
     to_tensor,
     uniform_clip_starts,
 )
+from ssl_core.data.config import ClipConfig
+from ssl_core.data.dataset import EvalClips, TrainClips
 
 
 def test_span_and_indices():
@@ -43,3 +48,44 @@ def test_center_crop_and_tensor_layout():
     assert tensor.shape == (3, 4, 4, 4) and tensor.dtype == torch.float32
     expected = [(1 - m) / s for m, s in zip(KINETICS_MEAN, KINETICS_STD)]
     assert torch.allclose(tensor[:, 0, 0, 0], torch.tensor(expected))
+
+
+PIXEL = (10, 128, 250)  # R, G, B
+
+
+@pytest.mark.parametrize("normalisation,expected", [
+    ("kinetics", [(v / 255 - m) / s for v, m, s in zip(PIXEL, KINETICS_MEAN, KINETICS_STD)]),
+    ("imagenet", [(v / 255 - m) / s for v, m, s in zip(PIXEL, IMAGENET_MEAN, IMAGENET_STD)]),
+    ("bgr_255", [250.0, 128.0, 10.0]),  # STS's public code: cv2's BGR frames, 0..255, as they are
+])
+def test_each_normalisation_of_one_pixel(normalisation, expected):
+    video = np.broadcast_to(np.array(PIXEL, np.uint8), (2, 3, 3, 3))
+    tensor = to_tensor(video, normalisation)
+    assert tensor.shape == (3, 2, 3, 3)
+    assert torch.allclose(tensor, torch.tensor(expected, dtype=torch.float32).view(3, 1, 1, 1).expand(3, 2, 3, 3))
+
+
+def test_normalisation_is_validated_by_name():
+    with pytest.raises(ConfigError, match=r"clip\.normalisation"):
+        ClipConfig(normalisation="zca").validate()
+
+
+class _OneVideo:
+    """The part of a VideoCollection the evaluation datasets read: one still video of PIXEL."""
+
+    def __init__(self, clip: ClipConfig):
+        self.clip = clip
+        self.entries = [type("Entry", (), {"label": 0})()]
+
+    def __len__(self):
+        return 1
+
+    def frames(self, index):
+        return np.broadcast_to(np.array(PIXEL, np.uint8), (self.clip.span, *self.clip.resize, 3)).copy()
+
+
+def test_evaluation_clips_take_the_collections_normalisation():
+    clip = ClipConfig(num_frames=2, stride=1, resize=(6, 6), crop=4, normalisation="bgr_255")
+    for dataset in (EvalClips(_OneVideo(clip), clips_per_video=1), TrainClips(_OneVideo(clip))):
+        tensor = dataset[0][0]
+        assert tensor.shape == (3, 2, 4, 4) and tensor[:, 0, 0, 0].tolist() == [250.0, 128.0, 10.0]

@@ -105,27 +105,29 @@ def test_finetune_reports_each_epochs_training_loss_and_accuracy(smoke):
         assert loss == pytest.approx(expected_loss, rel=1e-5) and accuracy == pytest.approx(expected_accuracy)
 
 
-@pytest.mark.parametrize("optimiser", ["sgd", "adamw"])
-def test_finetune_takes_the_named_optimisers_first_step(smoke, optimiser):
+@pytest.mark.parametrize("optimiser,bias_lr_mult", [("sgd", 1.0), ("adamw", 1.0), ("sgd", 2.0)])
+def test_finetune_takes_the_named_optimisers_first_step(smoke, optimiser, bias_lr_mult):
     from ssl_core.eval.finetune import finetune
 
     config, datasets = smoke
     train, test = datasets["hmdb"]
     lr, decay = 0.5, 0.1
     settings = replace(config.eval.finetune, epochs=2, batch_size=len(train), lr=lr, weight_decay=decay, momentum=0.9,
-                       dropout=0.0, optimiser=optimiser)
+                       dropout=0.0, optimiser=optimiser, bias_lr_mult=bias_lr_mult)
     seen = []
     finetune(ZeroFeatures(), train, test, settings, clips_per_video=1, seed=3, on_epoch=lambda *row: seen.append(row))
     # zero features: only the bias moves. Its gradient is softmax(b0) - the label frequencies;
-    # epoch 1's loss is that of the bias after the first step, taken at the full lr
+    # epoch 1's loss is that of the bias after the first step, taken at the full lr (times
+    # bias_lr_mult: it is a bias)
     torch.manual_seed(3)
     bias = torch.nn.Linear(ZeroFeatures.feature_dim, train.num_classes).bias.detach().double()
     labels = torch.as_tensor(train.labels)
     gradient = bias.softmax(0) - torch.bincount(labels, minlength=train.num_classes).double() / len(labels)
+    step = lr * bias_lr_mult
     if optimiser == "sgd":  # L2 weight decay in the gradient; the momentum buffer starts at the gradient
-        stepped = bias - lr * (gradient + decay * bias)
+        stepped = bias - step * (gradient + decay * bias)
     else:  # decoupled decay, then Adam's bias-corrected first step: lr * g / (|g| + eps)
-        stepped = bias * (1 - lr * decay) - lr * gradient / (gradient.abs() + 1e-8)
+        stepped = bias * (1 - step * decay) - step * gradient / (gradient.abs() + 1e-8)
     expected = float(torch.nn.functional.cross_entropy(stepped.expand(len(labels), -1), labels))
     assert seen[1][1] == pytest.approx(expected, rel=1e-5)
 

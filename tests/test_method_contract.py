@@ -7,11 +7,13 @@ reproduces the loss, the class hooks (label pipeline, paper factors), and one pr
 epoch through ``ssl_core.experiment.run_trial`` on the smoke dataset.
 """
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
 import torch
 
+from ssl_core.data.clips import KINETICS_MEAN, KINETICS_STD
 from ssl_core.experiment import TrialConfig, load_trial_data, run_trial, with_factors
 from ssl_core.labels.store import LabelPipelineConfig
 from ssl_core.methods import METHODS, build_method
@@ -71,6 +73,26 @@ def test_sample_collate_loss_backward_after_step(name, tmp_path):
     torch.optim.SGD([p for p in method.parameters() if p.requires_grad], lr=0.01).step()
     method.after_step()
     assert set(method.task_targets(batch)) <= set(metrics)
+
+
+@pytest.mark.parametrize("name", PRETRAINING)
+def test_every_clip_of_an_example_takes_the_clip_configs_normalisation(name, tmp_path):
+    """The same draw with ``bgr_255`` (raw BGR 0..255) and the default ``kinetics``: each clip of
+    the example is the other's, channel-flipped, scaled and normalised; other entries are equal."""
+    config = smoke_config(name, tmp_path)
+    method = built(config)
+    raw_clip = dataclasses.replace(config.clip, normalisation="bgr_255")
+    kinetics = method.sample(video(config), config.clip, np.random.default_rng(5))
+    raw = method.sample(video(config), raw_clip, np.random.default_rng(5))
+    mean, std = (torch.tensor(values).view(3, 1, 1, 1) for values in (KINETICS_MEAN, KINETICS_STD))
+    clips = [key for key, value in kinetics.items() if value.is_floating_point() and value.dim() == 4]
+    assert clips, "no (C, T, H, W) clip in the example"
+    for key, value in kinetics.items():
+        if key in clips:
+            assert torch.allclose(value, (raw[key].flip(0) / 255 - mean) / std, atol=1e-5), key
+            assert torch.equal(raw[key], raw[key].round()), key  # 0..255 integers, unscaled
+        else:
+            assert torch.equal(value, raw[key]), key
 
 
 @pytest.mark.parametrize("name", PRETRAINING)

@@ -11,6 +11,7 @@ from ssl_core.data.config import ClipConfig
 from ssl_core.experiment import TrialConfig, with_factors
 from ssl_core.methods import MethodConfig, build_method
 from ssl_core.data.augment import rotate_clip
+from ssl_core.eval.finetune import FinetuneConfig
 from ssl_core.pretrain import PretrainConfig, warmup_cosine
 
 CLIP = ClipConfig(num_frames=4, stride=1, resize=(20, 20), crop=16)
@@ -117,10 +118,51 @@ def test_optimiser_choice_is_validated_and_used():
 
     with pytest.raises(ConfigError, match="pretrain.optimiser"):
         PretrainConfig(optimiser="lamb").validate()
-    parameters = [torch.nn.Parameter(torch.zeros(2))]
-    assert isinstance(make_optimiser(parameters, PretrainConfig(optimiser="adamw")), torch.optim.AdamW)
-    sgd = make_optimiser(parameters, PretrainConfig(lr=0.2, momentum=0.8))
+    module = torch.nn.Linear(2, 1)
+    assert isinstance(make_optimiser(module, PretrainConfig(optimiser="adamw")), torch.optim.AdamW)
+    sgd = make_optimiser(module, PretrainConfig(lr=0.2, momentum=0.8))
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["momentum"] == 0.8 and sgd.defaults["lr"] == 0.2
+    assert len(sgd.param_groups) == 1 and len(sgd.param_groups[0]["params"]) == 2
+
+
+def test_bias_lr_mult_puts_every_bias_in_a_group_of_its_own():
+    from ssl_core.pretrain import make_optimiser
+
+    # biases: the batch norm's and the linear layer's (the conv has none)
+    model = torch.nn.Sequential(torch.nn.Conv3d(3, 4, 3, bias=False), torch.nn.BatchNorm3d(4), torch.nn.Flatten(),
+                                torch.nn.Linear(4, 2))
+    sgd = make_optimiser(model, PretrainConfig(lr=0.1, weight_decay=5e-3, bias_lr_mult=2.0))
+    weights, biases = sgd.param_groups
+    assert [id(p) for p in biases["params"]] == [id(model[1].bias), id(model[3].bias)]
+    assert [id(p) for p in weights["params"]] == [id(model[0].weight), id(model[1].weight), id(model[3].weight)]
+    assert (weights["lr"], biases["lr"]) == (0.1, 0.2)
+    assert weights["weight_decay"] == biases["weight_decay"] == 5e-3  # as train.py: decay on both groups
+    with pytest.raises(ConfigError, match="pretrain.bias_lr_mult"):
+        PretrainConfig(bias_lr_mult=0).validate()
+    with pytest.raises(ConfigError, match="finetune.bias_lr_mult"):
+        FinetuneConfig(bias_lr_mult=-1.0).validate()
+
+
+def test_bias_lr_mult_steps_biases_twice_as_far_under_the_schedule():
+    """Plain SGD (no momentum, no decay) on a loss whose gradient is 1 for every parameter: after
+    one step at the step schedule's second epoch (factor 0.1), weights move by lr * 0.1 and biases by
+    2 * lr * 0.1 (torch's LambdaLR scales each group's own initial rate)."""
+    from ssl_core.pretrain import make_optimiser
+
+    model = torch.nn.Linear(3, 1)
+    config = PretrainConfig(epochs=2, lr=0.5, momentum=0.0, weight_decay=0.0, lr_schedule="step",
+                            lr_step_every=1, bias_lr_mult=2.0).validate()
+    optimiser = make_optimiser(model, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(config))
+    before = [p.detach().clone() for p in (model.weight, model.bias)]
+    for epoch, gradient_scale in enumerate((0.0, 1.0)):  # epoch 0: a zero gradient; epoch 1: factor 0.1
+        optimiser.zero_grad()
+        (gradient_scale * (model.weight.sum() + model.bias.sum())).backward()
+        optimiser.step()
+        if epoch == 0:
+            scheduler.step()
+    assert torch.allclose(before[0] - model.weight.detach(), torch.full((1, 3), 0.05))
+    assert torch.allclose(before[1] - model.bias.detach(), torch.full((1,), 0.1))
 
 
 def test_step_schedule_and_adam():

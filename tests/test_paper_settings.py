@@ -159,6 +159,17 @@ def test_sts_paper_preset_carries_the_sts_papers_settings():
     assert train.select == "lowest_val_loss" and paper.resources.num_workers == 1
     assert paper.backbone.name == "r21d_vcop"
     assert (tune.lr, tune.epochs, tune.batch_size, tune.lr_schedule, tune.lr_step_every) == (3e-3, 25, 30, "step", 6)
+    assert train.bias_lr_mult == tune.bias_lr_mult == 2.0  # train.py's get_2x_lr_params group
+    assert paper.clip.normalisation == "bgr_255"  # read_clip.py: cv2.imread's BGR, 0..255, unnormalised
+
+
+def test_input_normalisation_per_paper_preset():
+    presets = {name: method_presets(name) for name in ("sts", "mfo", "cstp", "v3s")}
+    assert presets["mfo"]["paper"].clip.normalisation == "imagenet"  # the MFO spec: ImageNet normalisation
+    assert presets["sts"]["paper"].clip.normalisation == "bgr_255"
+    assert {presets[name]["paper"].clip.normalisation for name in ("cstp", "v3s")} == {"kinetics"}
+    assert {preset.clip.normalisation for name in presets for key, preset in presets[name].items()
+            if key != "paper"} == {"kinetics"}
 
 
 def test_a_studys_backbone_wins_over_the_methods_paper_backbone():

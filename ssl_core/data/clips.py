@@ -12,6 +12,29 @@ import numpy as np
 # Kinetics statistics used by torchvision's video models.
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
+# ImageNet statistics (torchvision's image models; MFO's public code normalises with them).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class InputNormalisation:
+    """How uint8 frames become network input: scaled to [0, 1] (``to_unit``), channels in BGR
+    order (``bgr``), then less ``mean`` and over ``std`` per channel (in the output's order)."""
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    to_unit: bool = True
+    bgr: bool = False
+
+
+# ClipConfig.normalisation -> InputNormalisation. "bgr_255" is STS's public code: OpenCV's BGR
+# frames as 0..255 floats, not normalised (utils/read_clip.py; its ToTensor only transposes).
+NORMALISATIONS = {
+    "kinetics": InputNormalisation(KINETICS_MEAN, KINETICS_STD),
+    "imagenet": InputNormalisation(IMAGENET_MEAN, IMAGENET_STD),
+    "bgr_255": InputNormalisation((0.0, 0.0, 0.0), (1.0, 1.0, 1.0), to_unit=False, bgr=True),
+}
 
 
 def clip_span(num_frames: int, stride: int) -> int:
@@ -97,11 +120,18 @@ def random_training_clip(frames: np.ndarray, clip, rng: np.random.Generator, fli
     return cut_clip(frames, random_window(frames.shape, clip, rng, flip), clip)
 
 
-def to_tensor(video: np.ndarray, mean=KINETICS_MEAN, std=KINETICS_STD) -> "torch.Tensor":
-    """uint8 ``(T, H, W, 3)`` -> normalised float32 ``(3, T, H, W)``."""
+def to_tensor(video: np.ndarray, normalisation: str = "kinetics") -> "torch.Tensor":
+    """uint8 RGB ``(T, H, W, 3)`` -> float32 ``(3, T, H, W)`` as ``NORMALISATIONS[normalisation]``
+    says (:class:`InputNormalisation`)."""
     import torch  # here, not at the top: the label pipeline's workers use this module without torch
 
-    clip = torch.from_numpy(np.ascontiguousarray(video)).permute(3, 0, 1, 2).float().div_(255.0)
+    settings = NORMALISATIONS[normalisation]
+    clip = torch.from_numpy(np.ascontiguousarray(video)).permute(3, 0, 1, 2).float()
+    if settings.to_unit:
+        clip.div_(255.0)
+    if settings.bgr:
+        clip = clip.flip(0)
+    mean, std = settings.mean, settings.std
     mean_t = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1)
     std_t = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1)
     return clip.sub_(mean_t).div_(std_t)

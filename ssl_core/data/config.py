@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssl_core.config import require, to_dict
-from ssl_core.data.clips import clip_span
+from ssl_core.data.clips import NORMALISATIONS, clip_span
 from ssl_core.data.splits import read_split
 from ssl_core.data.synth import dataset_path, ensure_dataset
 
@@ -20,12 +20,16 @@ DATASET_KEYS = ("ucf", "hmdb")
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """How clips are cut from videos. Papers: 16 frames, stride 1, resize 128x171, crop 112."""
+    """How clips are cut from videos and fed to the network. Papers: 16 frames, stride 1, resize
+    128x171, crop 112. ``normalisation``: how frames become network input, for pretraining and
+    evaluation alike (``clips.NORMALISATIONS``: "kinetics", torchvision's video models' statistics;
+    "imagenet", MFO's public code's; "bgr_255", STS's public code's unnormalised BGR 0..255)."""
 
     num_frames: int = 16
     stride: int = 1
     resize: tuple[int, int] = (128, 171)
     crop: int = 112
+    normalisation: str = "kinetics"
 
     def validate(self, prefix: str = "clip.") -> "ClipConfig":
         require(self.num_frames >= 1, prefix + "num_frames", f"must be >= 1, got {self.num_frames}")
@@ -33,6 +37,8 @@ class ClipConfig:
         require(len(self.resize) == 2 and min(self.resize) >= 1, prefix + "resize", f"must be (height, width) >= 1, got {self.resize}")
         require(self.crop >= 1, prefix + "crop", f"must be >= 1, got {self.crop}")
         require(self.crop <= min(self.resize), prefix + "crop", f"{self.crop} is larger than the resized frame {tuple(self.resize)}")
+        require(self.normalisation in NORMALISATIONS, prefix + "normalisation",
+                f"must be one of {', '.join(NORMALISATIONS)}, got {self.normalisation!r}")
         return self
 
     @property

@@ -145,7 +145,7 @@ class TrainClips(SeededExamples):
 
     def _labelled_clip(self, videos: VideoCollection, index: int, rng: np.random.Generator):
         video = random_training_clip(videos.frames(index), videos.clip, rng, self.flip)
-        return to_tensor(video), int(videos.entries[index].label)
+        return to_tensor(video, videos.clip.normalisation), int(videos.entries[index].label)
 
 
 class EvalClips(Dataset):
@@ -169,4 +169,4 @@ class EvalClips(Dataset):
         frames = self.videos.frames(video_index)
         start = uniform_clip_starts(len(frames), clip.num_frames, clip.stride, self.clips_per_video)[clip_index]
         video = center_crop(frames[clip_indices(start, clip.num_frames, clip.stride)], clip.crop)
-        return to_tensor(video), int(self.videos.entries[video_index].label), video_index
+        return to_tensor(video, clip.normalisation), int(self.videos.entries[video_index].label), video_index

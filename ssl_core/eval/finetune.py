@@ -48,6 +48,7 @@ class FinetuneConfig:
     momentum: float = 0.9  # "sgd" only
     weight_decay: float = 5e-4  # L2 for "sgd" and "adam", decoupled for "adamw"
     optimiser: str = "sgd"  # the papers'; "adamw" or "adam" (README, "Fine-tuning from random init")
+    bias_lr_mult: float = 1.0  # every bias at lr x this (ssl_core.nn_utils.parameter_groups)
     dropout: float = 0.5
     flip: bool = True  # off for the embedded data: its classes include left vs right motion
     augment: tuple[str, ...] = ()  # CSTP's training augmentations (module docstring): "base", "pace", "rotation"
@@ -61,6 +62,7 @@ class FinetuneConfig:
         require(self.batch_size >= 1, prefix + "batch_size", f"must be >= 1, got {self.batch_size}")
         require(self.lr > 0, prefix + "lr", f"must be > 0, got {self.lr}")
         require(self.optimiser in OPTIMISERS, prefix + "optimiser", f"must be one of {OPTIMISERS}, got {self.optimiser!r}")
+        require(self.bias_lr_mult > 0, prefix + "bias_lr_mult", f"must be > 0 (1 = the same lr as the weights), got {self.bias_lr_mult}")
         require(0 <= self.dropout < 1, prefix + "dropout", f"must be in [0, 1), got {self.dropout}")
         require(self.lr_schedule in FINETUNE_SCHEDULES, prefix + "lr_schedule",
                 f"must be one of {FINETUNE_SCHEDULES}, got {self.lr_schedule!r}")
@@ -98,7 +100,7 @@ def finetune(backbone, train_videos: VideoCollection, test_videos: VideoCollecti
         else TrainClips(train_videos, seed=seed, flip=config.flip)
     loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(seed), drop_last=len(train_set) > config.batch_size)
-    optimiser = make_optimiser(model.parameters(), config)
+    optimiser = make_optimiser(model, config)
     scheduler = finetune_scheduler(optimiser, config, len(loader))
     for epoch in range(config.epochs):
         train_set.set_epoch(epoch)
@@ -154,7 +156,7 @@ class AugmentedTrainClips(SeededExamples):
 
     def _labelled_clip(self, videos: VideoCollection, index: int, rng: np.random.Generator):
         video = augmented_training_clip(videos.frames(index), videos.clip, self.augment, rng, self.flip)
-        return to_tensor(video), int(videos.entries[index].label)
+        return to_tensor(video, videos.clip.normalisation), int(videos.entries[index].label)
 
 
 @torch.no_grad()

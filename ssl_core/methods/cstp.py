@@ -222,7 +222,7 @@ class CSTP(PretextMethod):
         pair = self.sampler(clip)(frames, rng)
         labels = {"stor_spatial": pair.spatial, "stor_temporal": pair.temporal, "pace": pair.pace,
                   "rot1": pair.rotations[0], "rot2": pair.rotations[1]}
-        return {"clip1": to_tensor(pair.clip1), "clip2": to_tensor(pair.clip2),
+        return {"clip1": to_tensor(pair.clip1, clip.normalisation), "clip2": to_tensor(pair.clip2, clip.normalisation),
                 **{name: torch.tensor(value, dtype=torch.long) for name, value in labels.items()}}
 
     def forward(self, batch):

@@ -149,11 +149,12 @@ class MFO(PretextMethod):
     uses_every_parameter = False  # graph heads before the split, prototypes in epoch 0, short levels' heads
     # The public code: Adam, lr 1e-3, weight decay 1e-5, lr x 0.1 at 2/3 of the epochs, batch 64
     # per GPU on 4 GPUs (a global batch of 256: the paper preset's 4 workers), SyncBN, 300 epochs on
-    # UCF101, K = 200, E = 50 epochs; its R3D-18 (Hara et al.'s: a 7 x 7 x 7 stem and a max pool).
+    # UCF101, K = 200, E = 50 epochs; its R3D-18 (Hara et al.'s: a 7 x 7 x 7 stem and a max pool);
+    # ImageNet normalisation (evaluation takes the trial's clip config, so it sees the same inputs).
     paper_factors = {"backbone.name": "r3d_18_hara", "pretrain.optimiser": "adam", "pretrain.lr": 1e-3,
                      "pretrain.weight_decay": 1e-5, "pretrain.warmup_epochs": 0, "pretrain.lr_schedule": "step",
                      "pretrain.batch_size": 256, "pretrain.sync_batchnorm": True, "pretrain.grad_clip": 0.0,
-                     "method.options.stage_split": 50 / 300}
+                     "method.options.stage_split": 50 / 300, "clip.normalisation": "imagenet"}
     # The embedded data has 12 (UCF-layout) classes and 1,008 training videos: fewer
     # prototypes, a shorter queue that is used sooner, the split at 20 % of the epochs.
     laptop_factors = {"method.options.num_prototypes": 32, "method.options.queue_size": 256,
@@ -187,7 +188,7 @@ class MFO(PretextMethod):
         """``clip_a``, ``clip_b``, ``long``: ``(C, T, S, S)`` each."""
         views = self.views if (self.views.num_frames, self.views.size) == (clip.num_frames, clip.crop) \
             else MFOViews(clip.num_frames, clip.crop, max_stride=self.options.max_stride)
-        return {name: to_tensor(view) for name, view in views(frames, rng).items()}
+        return {name: to_tensor(view, clip.normalisation) for name, view in views(frames, rng).items()}
 
     def on_epoch_start(self, epoch: int, epochs: int, steps: int | None = None) -> None:
         self.epoch, self.epochs = epoch, epochs

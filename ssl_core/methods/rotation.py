@@ -39,7 +39,7 @@ class Rotation(PretextMethod):
 
     def sample(self, frames, clip, rng):
         video, quarter_turns = rotated_clip(frames, clip, rng, self.options.flip)
-        return {"clip": to_tensor(video), "rotation": torch.tensor(quarter_turns)}
+        return {"clip": to_tensor(video, clip.normalisation), "rotation": torch.tensor(quarter_turns)}
 
     def forward(self, batch):
         """``batch["clip"]``: ``(B, C, T, H, W)``; ``batch["rotation"]``: ``(B,)`` in 0..3."""

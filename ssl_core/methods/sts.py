@@ -88,17 +88,20 @@ class STS(PretextMethod):
     # 25 epochs, the model with the lowest validation loss; fine-tuning "the same ... except the
     # initial learning rate 3e-3". Where the paper is silent, its public code (train.py): momentum
     # 0.9, weight decay 5e-3, one GPU (so one worker: batch norm over the batch of 30), and the
-    # 14.4 M-parameter R(2+1)D of its Table 5 (one block per stage). Clips from UCF101's
-    # back-to-back 16-frame clips (set clip_starts="any" for Kinetics, as the paper does).
+    # 14.4 M-parameter R(2+1)D of its Table 5 (one block per stage), and every bias at twice the
+    # learning rate (its two parameter groups); fine-tuning takes that too, being "the same". Its
+    # input: OpenCV's BGR frames as 0..255 floats, not normalised (utils/read_clip.py). Clips from
+    # UCF101's back-to-back 16-frame clips (set clip_starts="any" for Kinetics, as the paper does).
     paper_factors = {"backbone.name": "r21d_vcop", "resources.num_workers": 1, "pretrain.optimiser": "sgd",
                      "pretrain.batch_size": 30, "pretrain.lr": 5e-4, "pretrain.momentum": 0.9,
-                     "pretrain.weight_decay": 5e-3, "pretrain.epochs": 25, "pretrain.warmup_epochs": 0,
-                     "pretrain.grad_clip": 0.0, "pretrain.lr_schedule": "step", "pretrain.lr_step_every": 6,
-                     "pretrain.lr_step_factor": 0.1, "pretrain.select": "lowest_val_loss",
+                     "pretrain.weight_decay": 5e-3, "pretrain.bias_lr_mult": 2.0, "pretrain.epochs": 25,
+                     "pretrain.warmup_epochs": 0, "pretrain.grad_clip": 0.0, "pretrain.lr_schedule": "step",
+                     "pretrain.lr_step_every": 6, "pretrain.lr_step_factor": 0.1, "pretrain.select": "lowest_val_loss",
                      "eval.finetune.epochs": 25, "eval.finetune.batch_size": 30, "eval.finetune.lr": 3e-3,
-                     "eval.finetune.weight_decay": 5e-3, "eval.finetune.lr_schedule": "step",
-                     "eval.finetune.lr_step_every": 6, "eval.finetune.lr_step_factor": 0.1,
-                     "method.options.clip_starts": "non_overlapping"}
+                     "eval.finetune.weight_decay": 5e-3, "eval.finetune.bias_lr_mult": 2.0,
+                     "eval.finetune.lr_schedule": "step", "eval.finetune.lr_step_every": 6,
+                     "eval.finetune.lr_step_factor": 0.1,
+                     "method.options.clip_starts": "non_overlapping", "clip.normalisation": "bgr_255"}
     # The paper's learning rate at the default preset (with its AdamW): at the preset's 2e-3 the
     # pooled features collapsed (effective rank 23-29 of 128 on R3D-18, 3-8 on C3D) and the linear
     # probe gained +8.7 to +29.9 points over random init; 5e-4 gave ranks 32-36 and +19.9 to +38.3
@@ -151,14 +154,14 @@ class STS(PretextMethod):
         return {**options, "label_store": store}
 
     def sample(self, frames, clip, rng):
-        return self._example(*self.sampler(frames, clip, rng))
+        return self._example(*self.sampler(frames, clip, rng), clip.normalisation)
 
     def sample_video(self, videos, index, rng):
-        return self._example(*self.sampler.sample_video(videos, index, rng))
+        return self._example(*self.sampler.sample_video(videos, index, rng), videos.clip.normalisation)
 
-    def _example(self, rgb: np.ndarray, labels: np.ndarray) -> dict[str, torch.Tensor]:
+    def _example(self, rgb: np.ndarray, labels: np.ndarray, normalisation: str) -> dict[str, torch.Tensor]:
         """``clip`` ``(C, T, H, W)`` and the selected integer ``labels`` ``(L,)``."""
-        return {"clip": to_tensor(rgb), "labels": torch.from_numpy(labels[list(self.indices)].astype(np.int64))}
+        return {"clip": to_tensor(rgb, normalisation), "labels": torch.from_numpy(labels[list(self.indices)].astype(np.int64))}
 
     def curriculum_scores(self, videos) -> np.ndarray:
         return self.sampler.curriculum_scores(videos)

@@ -184,7 +184,7 @@ class V3S(PretextMethod):
         """uint8 ``(T_video, H, W, 3)`` -> ``clip`` ``(C, T, S, S)`` and int64 scalar class targets
         ``spatial`` and ``temporal`` (present heads only)."""
         video, draw = self.sampler(frames, rng)
-        example = {"clip": to_tensor(video)}
+        example = {"clip": to_tensor(video, clip.normalisation)}
         for head in self.heads:
             example[head] = torch.tensor(getattr(draw, head), dtype=torch.long)
         return example
