@@ -40,7 +40,7 @@ def rate(make_clip, count: int) -> float:
 
 
 def training_rate(method, examples: list[dict], config, steps: int) -> float:
-    optimiser = make_optimiser(method.parameters(), config.pretrain)
+    optimiser = make_optimiser(method, config.pretrain)
     size = config.pretrain.batch_size
     batches = [{k: torch.stack([e[k] for e in examples[i * size:(i + 1) * size]]) for k in examples[0]}
                for i in range(len(examples) // size)]

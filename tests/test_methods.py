@@ -172,7 +172,7 @@ def test_step_schedule_and_adam():
     assert [warmup_cosine(warm)(epoch) for epoch in range(4)] == [0.5, 1.0, 1.0, 0.1]
     from ssl_core.pretrain import make_optimiser
 
-    optimiser = make_optimiser([torch.nn.Parameter(torch.zeros(2))], PretrainConfig(optimiser="adam", lr=1e-3, weight_decay=1e-5))
+    optimiser = make_optimiser(torch.nn.Linear(2, 1), PretrainConfig(optimiser="adam", lr=1e-3, weight_decay=1e-5))
     assert type(optimiser) is torch.optim.Adam and optimiser.defaults["weight_decay"] == 1e-5
     with pytest.raises(ConfigError, match=r"pretrain\.lr_schedule"):
         PretrainConfig(lr_schedule="linear").validate()
