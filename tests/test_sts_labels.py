@@ -474,3 +474,56 @@ def test_the_strongest_field_falls_back_to_cartToPolar_when_the_sums_are_close()
     assert global_motion_labels(flow, flow)[0] == 1
     assert _strongest_field(flow, np.array([10.0, 10.0 * (1 + GLOBAL_MARGIN / 10)]), "official") == 1
     assert _strongest_field(flow, np.array([10.0, 10.0 * (1 + GLOBAL_MARGIN * 10)]), "official") == 2
+
+
+def test_the_approximate_field_sums_stay_far_inside_the_margin():
+    """The fast path trusts its single-precision magnitude sums whenever their top two differ by
+    more than GLOBAL_MARGIN; that is sound only if each sum is much closer than the margin to
+    the reference's ``cartToPolar`` sum. Checked on smooth, noisy and integer flows of both signs."""
+    from ssl_core.labels.sts import GLOBAL_MARGIN, flow_derivatives, magnitude_angle
+    from ssl_core.labels.sts_kernels import boundary_sums
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:32, 0:32] / 32.0
+    flows = [rng.normal(0, 3, (6, 32, 32)), np.round(rng.normal(0, 2, (6, 32, 32))),
+             np.stack([np.sin(6 * x + k) * (k + 1) + 0.01 * rng.normal(size=x.shape) for k in range(6)])]
+    for case, flow in enumerate(flows):
+        flow = flow.astype(np.float32)
+        for negate, impl in ((False, "official"), (True, "paper")):
+            _, _, approximate = boundary_sums(flow, negate)
+            magnitudes, _ = magnitude_angle(*flow_derivatives(flow, impl))
+            reference = magnitudes.reshape(len(flow), -1).sum(axis=1)
+            assert np.all(np.abs(approximate - reference) <= GLOBAL_MARGIN / 100 * reference), case
+
+
+def test_the_compiled_remainder_mod_45_equals_numpys_on_every_kind_of_angle():
+    from ssl_core.labels.sts_kernels import _mod_45
+
+    multiples = np.arange(0, 361, 45.0)
+    angles = np.concatenate([np.random.default_rng(2).uniform(0, 360, 20000), multiples,
+                             np.nextafter(multiples, -1)[1:], np.nextafter(multiples, 400), [5e-324]])
+    got = np.array([_mod_45(a, np.floor(a / 45.0)) for a in angles])
+    assert got.tobytes() == np.mod(angles, 45.0).tobytes()
+    assert _mod_45(44.0, 1.0) == 44.0  # a quotient rounded up to the next integer is corrected
+
+
+def test_region_histograms_count_each_region_and_the_ious_equal_colour_iou_bit_for_bit():
+    from ssl_core.labels.sts import _region_atoms, colour_iou, pattern_masks
+    from ssl_core.labels.sts_kernels import ious, region_histograms
+
+    rng = np.random.default_rng(9)
+    for case in range(6):
+        size = int(rng.choice([16, 24, 40]))
+        rgb = rng.integers(0, int(rng.choice([2, 40, 256])), (int(rng.integers(2, 6)), size, size, 3)).astype(np.uint8)
+        atom_of, indptr, indices, slices = _region_atoms(size)
+        histograms = np.full((len(rgb), slices[3].stop, 3, 256), -1, np.int32)  # stale values must not survive
+        keys = np.zeros(rgb.shape[:3], np.uint32)
+        region_histograms(rgb, atom_of, indptr, indices, np.full((atom_of.max() + 1, 3, 256), 7, np.int32), histograms, keys)
+        wide = rgb.astype(np.uint32)
+        np.testing.assert_array_equal(keys, wide[..., 2] * 65536 + wide[..., 1] * 256 + wide[..., 0])
+        fast = ious(histograms)
+        for pattern, masks in pattern_masks(size).items():
+            for k, mask in enumerate(masks):  # each histogram by numpy: frame by frame, channel by channel
+                expected = [[np.bincount(rgb[t][mask][:, c], minlength=256) for c in range(3)] for t in range(len(rgb))]
+                np.testing.assert_array_equal(histograms[:, slices[pattern].start + k], expected)
+            assert fast[slices[pattern]].tobytes() == colour_iou(rgb, masks).tobytes(), (case, pattern)

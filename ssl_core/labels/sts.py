@@ -541,8 +541,8 @@ GLOBAL_MARGIN = 1e-4  # relative gap between the two largest approximate sums th
 def _strongest_field(flow: np.ndarray, approximate: np.ndarray, label_impl: str) -> int:
     """1 + the field of ``flow`` ``(N, S, S)`` with the largest summed motion-boundary
     magnitude, as :func:`global_motion_labels` finds it with ``cartToPolar``. ``approximate``
-    holds the sums taken with plain ``sqrt`` (OpenCV's magnitudes differ from it by about
-    1e-7 relative, so the sums by far less than the margin); when its two largest are closer
+    holds the sums taken with a single-precision ``sqrt`` (each magnitude within about 1e-7
+    relative of OpenCV's, so the sums by far less than the margin); when its two largest are closer
     than the margin, the reference computation decides, so the label is always the reference's."""
     if len(approximate) > 1:
         second, top = np.sort(approximate)[-2:]
@@ -554,23 +554,22 @@ def _strongest_field(flow: np.ndarray, approximate: np.ndarray, label_impl: str)
 
 
 @lru_cache(maxsize=8)
-def _region_map(S: int) -> tuple[np.ndarray, dict[int, slice]]:
-    """``(S, S, 4)`` int16: the regions of all three patterns each pixel belongs to (pattern 1
-    regions 0-15, pattern 2 16-19, pattern 3 20-27; a pattern-3 diagonal pixel is in two; -1
-    pads), and each pattern's slice of that numbering."""
+def _region_atoms(S: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, slice]]:
+    """The regions of all three patterns as unions of atoms: the sets of pixels that belong
+    to the same regions (64 for any ``S``: the ``S/8`` cells, the diagonal ones cut in halves
+    and their diagonal pixels). Returns each pixel's atom ``(S, S)`` int64, the atoms of every
+    region in CSR form (``indices[indptr[r]:indptr[r + 1]]``; regions numbered pattern 1
+    0-15, pattern 2 16-19, pattern 3 20-27) and each pattern's slice of that numbering."""
     masks = pattern_masks(S)
     stacked = np.concatenate([masks[1], masks[2], masks[3]])  # (28, S, S)
-    region_of = np.full((S, S, 4), -1, np.int16)
-    filled = np.zeros((S, S), np.int64)
-    for region, mask in enumerate(stacked):
-        ys, xs = np.nonzero(mask)
-        region_of[ys, xs, filled[ys, xs]] = region
-        filled[ys, xs] += 1
+    signatures, atom_of = np.unique(stacked.reshape(len(stacked), -1).T, axis=0, return_inverse=True)
+    members = [np.flatnonzero(signatures[:, region]) for region in range(len(stacked))]
+    indptr = np.cumsum([0] + [len(atoms) for atoms in members]).astype(np.int64)
     slices, start = {}, 0
     for pattern in (1, 2, 3):
         slices[pattern] = slice(start, start + len(masks[pattern]))
         start += len(masks[pattern])
-    return region_of, slices
+    return atom_of.reshape(S, S).astype(np.int64), indptr, np.concatenate(members).astype(np.int64), slices
 
 
 _SCRATCH = threading.local()
@@ -614,11 +613,12 @@ def _appearance_labels_shared(rgb: np.ndarray, label_impl: str) -> np.ndarray:
     one compiled pass, the colour keys packed once for the whole clip, and each modal triple
     found by a counting pass instead of ``np.unique``."""
     pixels = _region_pixels(rgb.shape[1])
-    region_of, slices = _region_map(rgb.shape[1])
+    atom_of, indptr, indices, slices = _region_atoms(rgb.shape[1])
     frames, size = rgb.shape[:2]
-    histograms = _scratch("histograms", (frames, slices[3].stop, 3, 256), np.int32)  # every region of the map
+    histograms = _scratch("histograms", (frames, slices[3].stop, 3, 256), np.int32)  # every region of the three patterns
     keys = _scratch("keys", (frames, size, size), np.uint32)
-    sts_kernels.region_histograms(rgb, region_of, histograms, keys)
+    atom_histograms = _scratch("atom_histograms", (int(atom_of.max()) + 1, 3, 256), np.int32)
+    sts_kernels.region_histograms(rgb, atom_of, indptr, indices, atom_histograms, histograms, keys)
     region_ious = sts_kernels.ious(histograms)
     labels: list[int] = []
     for pattern in (1, 2, 3):
