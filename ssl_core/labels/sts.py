@@ -556,8 +556,8 @@ def _strongest_field(flow: np.ndarray, approximate: np.ndarray, label_impl: str)
 @lru_cache(maxsize=8)
 def _region_atoms(S: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, slice]]:
     """The regions of all three patterns as unions of atoms: the sets of pixels that belong
-    to the same regions (64 for any ``S``: the ``S/8`` cells, the diagonal ones cut in halves
-    and their diagonal pixels). Returns each pixel's atom ``(S, S)`` int64, the atoms of every
+    to the same region of every pattern (64 for ``S >= 16``: parts of the ``S/8``-pixel cells,
+    the cells on a pattern-3 diagonal split into their two sides and the diagonal). Returns each pixel's atom ``(S, S)`` int64, the atoms of every
     region in CSR form (``indices[indptr[r]:indptr[r + 1]]``; regions numbered pattern 1
     0-15, pattern 2 16-19, pattern 3 20-27) and each pattern's slice of that numbering."""
     masks = pattern_masks(S)
