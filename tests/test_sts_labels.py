@@ -515,10 +515,12 @@ def test_region_histograms_count_each_region_and_the_ious_equal_colour_iou_bit_f
     for case in range(6):
         size = int(rng.choice([16, 24, 40]))
         rgb = rng.integers(0, int(rng.choice([2, 40, 256])), (int(rng.integers(2, 6)), size, size, 3)).astype(np.uint8)
-        atom_of, indptr, indices, slices = _region_atoms(size)
+        atoms = _region_atoms(size)
+        slices = atoms.slices
         histograms = np.full((len(rgb), slices[3].stop, 3, 256), -1, np.int32)  # stale values must not survive
         keys = np.zeros(rgb.shape[:3], np.uint32)
-        region_histograms(rgb, atom_of, indptr, indices, np.full((atom_of.max() + 1, 3, 256), 7, np.int32), histograms, keys)
+        region_histograms(rgb, atoms.atom_of, atoms.indptr, atoms.indices, np.full((atoms.count, 3, 256), 7, np.int32),
+                          histograms, keys)
         wide = rgb.astype(np.uint32)
         np.testing.assert_array_equal(keys, wide[..., 2] * 65536 + wide[..., 1] * 256 + wide[..., 0])
         fast = ious(histograms)

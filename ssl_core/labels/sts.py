@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -553,13 +553,22 @@ def _strongest_field(flow: np.ndarray, approximate: np.ndarray, label_impl: str)
     return int(np.argmax(magnitudes.reshape(len(flow), -1).sum(axis=1))) + 1
 
 
+class RegionAtoms(NamedTuple):
+    """The regions of all three patterns as unions of atoms (:func:`_region_atoms`)."""
+
+    atom_of: np.ndarray  # (S, S) int64: each pixel's atom
+    count: int  # how many atoms
+    indptr: np.ndarray  # CSR: region r's atoms are indices[indptr[r]:indptr[r + 1]]
+    indices: np.ndarray
+    slices: dict[int, slice]  # each pattern's regions in the numbering 0-27
+
+
 @lru_cache(maxsize=8)
-def _region_atoms(S: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, slice]]:
+def _region_atoms(S: int) -> RegionAtoms:
     """The regions of all three patterns as unions of atoms: the sets of pixels that belong
-    to the same region of every pattern (64 for ``S >= 16``: parts of the ``S/8``-pixel cells,
-    the cells on a pattern-3 diagonal split into their two sides and the diagonal). Returns each pixel's atom ``(S, S)`` int64, the atoms of every
-    region in CSR form (``indices[indptr[r]:indptr[r + 1]]``; regions numbered pattern 1
-    0-15, pattern 2 16-19, pattern 3 20-27) and each pattern's slice of that numbering."""
+    to the same region of every pattern (64 for ``S >= 16``: parts of the ``S/8``-pixel
+    cells, the cells on a pattern-3 diagonal split into their two sides and the diagonal).
+    Regions are numbered pattern 1 0-15, pattern 2 16-19, pattern 3 20-27."""
     masks = pattern_masks(S)
     stacked = np.concatenate([masks[1], masks[2], masks[3]])  # (28, S, S)
     signatures, atom_of = np.unique(stacked.reshape(len(stacked), -1).T, axis=0, return_inverse=True)
@@ -569,7 +578,8 @@ def _region_atoms(S: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int,
     for pattern in (1, 2, 3):
         slices[pattern] = slice(start, start + len(masks[pattern]))
         start += len(masks[pattern])
-    return atom_of.reshape(S, S).astype(np.int64), indptr, np.concatenate(members).astype(np.int64), slices
+    return RegionAtoms(atom_of.reshape(S, S).astype(np.int64), len(signatures), indptr,
+                       np.concatenate(members).astype(np.int64), slices)
 
 
 _SCRATCH = threading.local()
@@ -613,12 +623,13 @@ def _appearance_labels_shared(rgb: np.ndarray, label_impl: str) -> np.ndarray:
     one compiled pass, the colour keys packed once for the whole clip, and each modal triple
     found by a counting pass instead of ``np.unique``."""
     pixels = _region_pixels(rgb.shape[1])
-    atom_of, indptr, indices, slices = _region_atoms(rgb.shape[1])
+    atoms = _region_atoms(rgb.shape[1])
+    slices = atoms.slices
     frames, size = rgb.shape[:2]
     histograms = _scratch("histograms", (frames, slices[3].stop, 3, 256), np.int32)  # every region of the three patterns
     keys = _scratch("keys", (frames, size, size), np.uint32)
-    atom_histograms = _scratch("atom_histograms", (int(atom_of.max()) + 1, 3, 256), np.int32)
-    sts_kernels.region_histograms(rgb, atom_of, indptr, indices, atom_histograms, histograms, keys)
+    atom_histograms = _scratch("atom_histograms", (atoms.count, 3, 256), np.int32)
+    sts_kernels.region_histograms(rgb, atoms.atom_of, atoms.indptr, atoms.indices, atom_histograms, histograms, keys)
     region_ious = sts_kernels.ious(histograms)
     labels: list[int] = []
     for pattern in (1, 2, 3):
