@@ -22,11 +22,18 @@ What "1 CPU" means is a reading, so both are run by default (``--affinity both``
 Issue 14 asks for 1, 2 and 4 workers: the default runs all three; on a machine with fewer cores
 than 4, the 4-CPU run is simulated with ``num_cpus`` (four actors share the cores).
 
+The machine's own ceiling (``--ceiling``, on by default, run first): the same shards written
+without Ray, by 1 and then 2 forked processes, each confined to a core of its own and taking
+shards from a shared queue, as the actors do. Their ratio is what 2 cores give this work on
+this machine, with no start-up and no orchestration.
+
     python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2 4] [--repeats 1] [--affinity both]
+                                        [--no-ceiling]
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import tempfile
@@ -42,7 +49,7 @@ from ssl_core.config import to_dict
 from ssl_core.data.config import DataConfig, ensure_datasets
 from ssl_core.eval.downstream import preset
 from ssl_core.io import read_json
-from ssl_core.labels.store import LabelPipelineConfig
+from ssl_core.labels.store import LabelPipelineConfig, Shard, list_videos, plan_shards, write_shard
 
 
 def label_config(paper: bool) -> LabelPipelineConfig:
@@ -86,6 +93,47 @@ def run_once(dataset: Path, config: LabelPipelineConfig, cpus: int, pin: bool = 
 AFFINITIES = {"pinned": True, "shared": False}
 
 
+def _write_from_queue(store: str, config: LabelPipelineConfig, shards: dict[int, Shard], queue) -> None:
+    """A plain process (no Ray): writes the shards whose indices it takes from ``queue`` until ``None``."""
+    for index in iter(queue.get, None):
+        write_shard(store, shards[index], config)
+
+
+def run_without_ray(dataset: Path, config: LabelPipelineConfig, processes: int) -> float:
+    """Seconds for ``processes`` forked processes, each confined to a core of its own, to write
+    every shard. Forked, so no start-up is timed: the work alone. Run before any Ray session."""
+    cores = sorted(os.sched_getaffinity(0))[:processes]
+    shards = {shard.index: shard for shard in plan_shards(list_videos(dataset, config.split), config.shard_size)}
+    context = multiprocessing.get_context("fork")
+    queue = context.SimpleQueue()  # no feeder thread: safe to fork with
+    for index in [*shards, *[None] * len(cores)]:
+        queue.put(index)
+    allowed = os.sched_getaffinity(0)
+    with tempfile.TemporaryDirectory(prefix="bench_pipeline_") as out:
+        start, workers = time.perf_counter(), []
+        try:
+            for core in cores:
+                os.sched_setaffinity(0, {core})  # inherited by the forked process and every thread it starts
+                workers.append(context.Process(target=_write_from_queue, args=(out, config, shards, queue)))
+                workers[-1].start()
+        finally:
+            os.sched_setaffinity(0, allowed)
+        for worker in workers:
+            worker.join()
+        seconds = time.perf_counter() - start
+    if any(worker.exitcode != 0 for worker in workers):
+        raise RuntimeError(f"a plain label process failed (exit codes {[w.exitcode for w in workers]})")
+    return seconds
+
+
+def report_ceiling(dataset: Path, config: LabelPipelineConfig) -> None:
+    cores = len(os.sched_getaffinity(0))
+    if cores < 2:
+        print("-- without Ray: skipped (one core)")
+        return
+    one, two = (run_without_ray(dataset, config, processes) for processes in (1, 2))
+    print(f"-- without Ray (forked processes, one core each, a shared queue of shards): 1 process {one:.1f} s, "
+          f"2 processes {two:.1f} s, ratio {one / two:.2f}x: what 2 cores give this work on this machine")
 
 
 def report(config: LabelPipelineConfig, cpu_counts: Sequence[int], repeats: int, pin: bool, dataset: Path,
@@ -119,6 +167,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="runs per CPU count; the fastest is shown")
     parser.add_argument("--affinity", choices=[*AFFINITIES, "both"], default="both",
                         help="pinned: each run on as many cores as Ray CPUs; shared: every run may use every core")
+    parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True,
+                        help="also write the shards without Ray with 1 and 2 plain processes (the machine's ceiling)")
     args = parser.parse_args()
 
     dataset = ensure_datasets(DataConfig(data_dir=args.data_dir, synth=preset("default").data.synth), ["ucf"])["ucf"]
@@ -126,6 +176,8 @@ def main() -> None:
     print(f"dataset {dataset} | labels {to_dict(config)}")
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', '-')}")
+    if args.ceiling:
+        report_ceiling(dataset, config)
     done: dict[tuple, dict[str, float]] = {}
     for affinity in (AFFINITIES if args.affinity == "both" else [args.affinity]):
         print(f"-- {affinity}: " + ("each run on as many cores as it has Ray CPUs" if AFFINITIES[affinity]
