@@ -27,6 +27,11 @@ without Ray, by 1 and then 2 forked processes, each confined to a core of its ow
 shards from a shared queue, as the actors do. Their ratio is what 2 cores give this work on
 this machine, with no start-up and no orchestration.
 
+``--repeats N`` runs N rounds, each taking every run once in turn (the ceiling's 1 and 2
+processes, then 1, 2 and 4 CPUs), so a drift of the machine's speed within the benchmark hits
+every run alike. The fastest run of each is shown, and every ratio is also given round by round
+with its median.
+
     python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2 4] [--repeats 1] [--affinity both]
                                         [--no-ceiling]
 """
@@ -36,6 +41,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -126,28 +132,60 @@ def run_without_ray(dataset: Path, config: LabelPipelineConfig, processes: int) 
     return seconds
 
 
-def report_ceiling(dataset: Path, config: LabelPipelineConfig) -> None:
+def ratios_by_round(ones: Sequence[float], twos: Sequence[float]) -> str:
+    """The ratio of each round's runs, and their median: rounds alternate the runs, so a drift of
+    the machine's speed within the benchmark shows as a spread here rather than as one ratio."""
+    ratios = sorted(one / two for one, two in zip(ones, twos))
+    if len(ratios) < 2:
+        return ""
+    return f" (by round: {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}x)"
+
+
+def report_ceiling(dataset: Path, config: LabelPipelineConfig, repeats: int) -> None:
+    """The work alone, 1 then 2 processes, in ``repeats`` alternating rounds; the fastest of each is shown."""
     cores = len(os.sched_getaffinity(0))
     if cores < 2:
         print("-- without Ray: skipped (one core)")
         return
-    one, two = (run_without_ray(dataset, config, processes) for processes in (1, 2))
+    ones, twos = [], []
+    for _ in range(repeats):
+        ones.append(run_without_ray(dataset, config, 1))
+        twos.append(run_without_ray(dataset, config, 2))
+    one, two = min(ones), min(twos)
     print(f"-- without Ray (forked processes, one core each, a shared queue of shards): 1 process {one:.1f} s, "
-          f"2 processes {two:.1f} s, ratio {one / two:.2f}x: what 2 cores give this work on this machine")
+          f"2 processes {two:.1f} s, ratio {one / two:.2f}x{ratios_by_round(ones, twos)}: "
+          "what 2 cores give this work on this machine")
 
 
-def report(config: LabelPipelineConfig, cpu_counts: Sequence[int], repeats: int, pin: bool, dataset: Path,
-           done: dict[tuple, dict[str, float]]) -> None:
-    """Run and print one reading: a line per CPU count and its ratio against 1 CPU. ``done``
-    holds the runs of earlier readings by (CPUs, cores): a run both readings give the same
-    cores (as many CPUs as cores, or more) is run once and shown in both."""
-    results = {}
+RunKey = tuple  # (Ray CPUs, the cores the run is confined to)
+
+
+def run_rounds(dataset: Path, config: LabelPipelineConfig, runs: Sequence[tuple[int, bool]],
+               repeats: int) -> dict[RunKey, list[dict[str, float]]]:
+    """Each distinct run of ``runs`` ((CPUs, pinned) pairs) ``repeats`` times, in rounds that take
+    every run once in turn, so a drift of the machine's speed hits every run alike. Two pairs
+    that give the same cores (as many CPUs as cores, or more) are one run."""
+    distinct: dict[RunKey, tuple[int, bool]] = {}
+    for cpus, pin in runs:
+        distinct.setdefault((cpus, cores_of_run(cpus, pin)), (cpus, pin))
+    results: dict[RunKey, list[dict[str, float]]] = {key: [] for key in distinct}
+    for _ in range(repeats):
+        for key, (cpus, pin) in distinct.items():
+            results[key].append(run_once(dataset, config, cpus, pin))
+    return results
+
+
+def report(config: LabelPipelineConfig, cpu_counts: Sequence[int], pin: bool,
+           runs: dict[RunKey, list[dict[str, float]]], shown: set[RunKey]) -> None:
+    """Print one reading: a line per CPU count (its fastest run) and its ratio against 1 CPU.
+    ``shown``: the runs an earlier reading printed (a run both readings share is marked)."""
+    results, rounds = {}, {}
     for cpus in cpu_counts:
         key = (cpus, cores_of_run(cpus, pin))
-        shared_run = " (same cores in both readings: the run shown above)" if key in done else ""
-        if not shared_run:
-            done[key] = min((run_once(dataset, config, cpus, pin) for _ in range(repeats)), key=lambda x: x["seconds"])
-        r = results[cpus] = done[key]
+        shared_run = " (same cores in both readings: the run shown above)" if key in shown else ""
+        shown.add(key)
+        rounds[cpus] = [run["seconds"] for run in runs[key]]
+        r = results[cpus] = min(runs[key], key=lambda run: run["seconds"])
         print(f"{cpus} CPU: {r['seconds']:6.1f} s  {r['videos'] / r['seconds']:7.2f} videos/s  "
               f"{r['pairs'] / r['seconds']:8.1f} flow pairs/s  {r['clips'] / r['seconds']:8.1f} clips/s  "
               f"| first shard after {r['first_shard']:.1f} s, then {r['steady'] * config.shard_size:.1f} videos/s{shared_run}")
@@ -156,7 +194,8 @@ def report(config: LabelPipelineConfig, cpu_counts: Sequence[int], repeats: int,
           f"{config.shard_size} videos per shard)")
     for cpus in (c for c in results if c != 1 and 1 in results):
         simulated = " (simulated: more CPUs than cores)" if cpus > len(os.sched_getaffinity(0)) else ""
-        print(f"ratio {cpus}-CPU/1-CPU: {results[1]['seconds'] / results[cpus]['seconds']:.2f}x{simulated}")
+        print(f"ratio {cpus}-CPU/1-CPU: {results[1]['seconds'] / results[cpus]['seconds']:.2f}x"
+              f"{ratios_by_round(rounds[1], rounds[cpus])}{simulated}")
 
 
 def main() -> None:
@@ -164,12 +203,16 @@ def main() -> None:
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--paper", action="store_true", help="paper-size labels: 16 frames, stride 1, 128x171, crop 112")
     parser.add_argument("--cpus", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--repeats", type=int, default=1, help="runs per CPU count; the fastest is shown")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds: each runs every CPU count (and the ceiling's 1 and 2 processes) once in turn; "
+                             "the fastest run of each is shown, with the ratio of every round")
     parser.add_argument("--affinity", choices=[*AFFINITIES, "both"], default="both",
                         help="pinned: each run on as many cores as Ray CPUs; shared: every run may use every core")
     parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True,
-                        help="also write the shards without Ray with 1 and 2 plain processes (the machine's ceiling)")
+                        help="also write the shards without Ray with 1 and 2 forked processes (the machine's ceiling)")
     args = parser.parse_args()
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
 
     dataset = ensure_datasets(DataConfig(data_dir=args.data_dir, synth=preset("default").data.synth), ["ucf"])["ucf"]
     config = label_config(args.paper)
@@ -177,12 +220,14 @@ def main() -> None:
     print(f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', '-')}")
     if args.ceiling:
-        report_ceiling(dataset, config)
-    done: dict[tuple, dict[str, float]] = {}
-    for affinity in (AFFINITIES if args.affinity == "both" else [args.affinity]):
+        report_ceiling(dataset, config, args.repeats)
+    affinities = list(AFFINITIES) if args.affinity == "both" else [args.affinity]
+    runs = run_rounds(dataset, config, [(cpus, AFFINITIES[a]) for a in affinities for cpus in args.cpus], args.repeats)
+    shown: set[RunKey] = set()
+    for affinity in affinities:
         print(f"-- {affinity}: " + ("each run on as many cores as it has Ray CPUs" if AFFINITIES[affinity]
                                     else "every run may use every core"))
-        report(config, args.cpus, args.repeats, AFFINITIES[affinity], dataset, done)
+        report(config, args.cpus, AFFINITIES[affinity], runs, shown)
 
 
 if __name__ == "__main__":
