@@ -29,8 +29,8 @@ this machine, with no start-up and no orchestration.
 
 ``--repeats N`` runs N rounds, each taking every run once in turn (the ceiling's 1 and 2
 processes, then 1, 2 and 4 CPUs), so a drift of the machine's speed within the benchmark hits
-every run alike. The fastest run of each is shown, and every ratio is also given round by round
-with its median.
+every run alike. The fastest run of each is shown, and every ratio is also given for each round
+(smallest first), with their median.
 
     python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2 4] [--repeats 1] [--affinity both]
                                         [--no-ceiling]
@@ -105,11 +105,11 @@ def _write_from_queue(store: str, config: LabelPipelineConfig, shards: dict[int,
         write_shard(store, shards[index], config)
 
 
-def run_without_ray(dataset: Path, config: LabelPipelineConfig, processes: int) -> float:
+def run_without_ray(shards: dict[int, Shard], config: LabelPipelineConfig, processes: int) -> float:
     """Seconds for ``processes`` forked processes, each confined to a core of its own, to write
-    every shard. Forked, so no start-up is timed: the work alone. Run before any Ray session."""
+    every shard of ``shards`` (index -> shard). Forked, so no start-up is timed: the work alone.
+    Run before any Ray session."""
     cores = sorted(os.sched_getaffinity(0))[:processes]
-    shards = {shard.index: shard for shard in plan_shards(list_videos(dataset, config.split), config.shard_size)}
     context = multiprocessing.get_context("fork")
     queue = context.SimpleQueue()  # no feeder thread: safe to fork with
     for index in [*shards, *[None] * len(cores)]:
@@ -133,12 +133,12 @@ def run_without_ray(dataset: Path, config: LabelPipelineConfig, processes: int) 
 
 
 def ratios_by_round(ones: Sequence[float], twos: Sequence[float]) -> str:
-    """The ratio of each round's runs, and their median: rounds alternate the runs, so a drift of
-    the machine's speed within the benchmark shows as a spread here rather than as one ratio."""
+    """The ratio of each round's runs (smallest first), and their median: rounds alternate the runs,
+    so a drift of the machine's speed within the benchmark shows as a spread here rather than as one ratio."""
     ratios = sorted(one / two for one, two in zip(ones, twos))
     if len(ratios) < 2:
         return ""
-    return f" (by round: {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}x)"
+    return f" (per round, smallest first: {', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f}x)"
 
 
 def report_ceiling(dataset: Path, config: LabelPipelineConfig, repeats: int) -> None:
@@ -147,10 +147,11 @@ def report_ceiling(dataset: Path, config: LabelPipelineConfig, repeats: int) -> 
     if cores < 2:
         print("-- without Ray: skipped (one core)")
         return
+    shards = {shard.index: shard for shard in plan_shards(list_videos(dataset, config.split), config.shard_size)}
     ones, twos = [], []
     for _ in range(repeats):
-        ones.append(run_without_ray(dataset, config, 1))
-        twos.append(run_without_ray(dataset, config, 2))
+        ones.append(run_without_ray(shards, config, 1))
+        twos.append(run_without_ray(shards, config, 2))
     one, two = min(ones), min(twos)
     print(f"-- without Ray (forked processes, one core each, a shared queue of shards): 1 process {one:.1f} s, "
           f"2 processes {two:.1f} s, ratio {one / two:.2f}x{ratios_by_round(ones, twos)}: "

@@ -100,15 +100,38 @@ def smoke_data_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp("smoke_data"))
 
 
+def smoke_study(name):
+    """``STUDY`` of ``studies/<name>.py``, with its arms at the ``smoke`` preset."""
+    import runpy
+
+    return runpy.run_path(str(STUDIES_DIR / f"{name}.py"))["STUDY"].for_preset("smoke")
+
+
+def run_arms_in_process(name, data_dir, *settings):
+    """Every arm of ``studies/<name>.py`` at ``smoke`` (seed 0, one epoch, ``settings`` as in
+    ``--set``), prepared as the runner prepares them and trained and evaluated in this process
+    by ``ssl_core.experiment.run_trial``, the code a Tune trial runs; -> ``{arm: metrics}``.
+
+    Without Ray, an arm costs its work (about a second at smoke) and not a new Ray worker
+    process, whose imports of torch, torchvision and Ray Tune take 6-8 s on 2 cores."""
+    from ray_jobs.runner import prepare_data, prepare_labels
+    from ssl_core.config import parse_assignment
+    from ssl_core.experiment import run_trial
+
+    assignments = (f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings)
+    overrides = dict(parse_assignment(text, "set") for text in assignments)
+    configs = prepare_labels(prepare_data(smoke_study(name).trial_configs("smoke", (0,), overrides)))
+    return {arm: run_trial(config).metrics for (arm, _), config in configs.items()}
+
+
 def run_smoke_study(name, out_dir, data_dir, *settings):
     """Run ``studies/<name>.py`` at ``smoke`` with one seed (``settings``: extra ``--set``
     assignments); returns (the Study, its trial summaries, its report text)."""
     import json
-    import runpy
 
     from ray_jobs.cli import run_study_cli
 
-    study = runpy.run_path(str(STUDIES_DIR / f"{name}.py"))["STUDY"]
+    study = smoke_study(name)
     args = ["--preset", "smoke", "--seeds", "1", "--out", str(out_dir), "--quiet",
             "--set", f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings]
     assert run_study_cli(study, args) == 0
