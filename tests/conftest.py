@@ -107,36 +107,58 @@ def smoke_study(name):
     return runpy.run_path(str(STUDIES_DIR / f"{name}.py"))["STUDY"].for_preset("smoke")
 
 
-def run_arms_in_process(name, data_dir, *settings):
+def run_arms_in_process(name, out_dir, data_dir, *settings):
     """Every arm of ``studies/<name>.py`` at ``smoke`` (seed 0, one epoch, ``settings`` as in
-    ``--set``), prepared as the runner prepares them and trained and evaluated in this process
-    by ``ssl_core.experiment.run_trial``, the code a Tune trial runs; -> ``{arm: metrics}``.
+    ``--set``), trained and evaluated in this process by ``ssl_core.experiment.run_trial`` (the
+    code a Tune trial runs) after the runner's own data and label preparation. The study folder is
+    written as the runner writes it (declaration, a completed summary per arm, results, report);
+    returns (the Study, its trial summaries, its report text), as ``run_smoke_study`` does.
 
     Without Ray, an arm costs its work (about a second at smoke) and not a new Ray worker
     process, whose imports of torch, torchvision and Ray Tune take 6-8 s on 2 cores."""
-    from ray_jobs.runner import prepare_data, prepare_labels
+    from analysis.report import write_report
+    from analysis.results import write_results
+    from ray_jobs.cli import resolved_configs
+    from ray_jobs.runner import prepare_data, prepare_labels, write_summary
     from ssl_core.config import parse_assignment
     from ssl_core.experiment import run_trial
+    from ssl_core.io import write_json
+    from ssl_core.study import trial_key
 
+    study = smoke_study(name)
     assignments = (f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings)
     overrides = dict(parse_assignment(text, "set") for text in assignments)
-    configs = prepare_labels(prepare_data(smoke_study(name).trial_configs("smoke", (0,), overrides)))
-    return {arm: run_trial(config).metrics for (arm, _), config in configs.items()}
+    declared = study.trial_configs("smoke", (0,), overrides)
+    hashes = {key: entry["config_hash"] for key, entry in resolved_configs(declared).items()}
+    study_dir = Path(out_dir) / name
+    write_json(study_dir / "study.json", study.declaration("smoke", (0,), overrides, hashes))
+    for (arm, seed), config in prepare_labels(prepare_data(declared)).items():
+        key = trial_key(arm, seed)
+        write_summary(study_dir, study, {**run_trial(config).metrics, "arm": arm, "seed": seed, "key": key,
+                                         "config_hash": hashes[key], "done": True})
+    write_results(study_dir)
+    write_report(study_dir)
+    return study_outcome(study, study_dir)
+
+
+def study_outcome(study, study_dir):
+    """(``study``, its trial summaries, its report text) once every arm's trial has completed."""
+    import json
+
+    summaries = [json.loads(p.read_text()) for p in (study_dir / "trials").glob("*/trial_summary.json")]
+    assert sorted(s["arm"] for s in summaries) == sorted(arm.name for arm in study.arms)
+    report = (study_dir / "report.md").read_text()
+    assert f"Trials completed: {len(study.arms)} of {len(study.arms)}" in report
+    return study, summaries, report
 
 
 def run_smoke_study(name, out_dir, data_dir, *settings):
     """Run ``studies/<name>.py`` at ``smoke`` with one seed (``settings``: extra ``--set``
-    assignments); returns (the Study, its trial summaries, its report text)."""
-    import json
-
+    assignments) through the CLI and Ray; returns (the Study, its trial summaries, its report text)."""
     from ray_jobs.cli import run_study_cli
 
     study = smoke_study(name)
     args = ["--preset", "smoke", "--seeds", "1", "--out", str(out_dir), "--quiet",
             "--set", f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings]
     assert run_study_cli(study, args) == 0
-    summaries = [json.loads(p.read_text()) for p in (Path(out_dir) / name / "trials").glob("*/trial_summary.json")]
-    assert sorted(s["arm"] for s in summaries) == sorted(arm.name for arm in study.arms)
-    report = (Path(out_dir) / name / "report.md").read_text()
-    assert f"Trials completed: {len(study.arms)} of {len(study.arms)}" in report
-    return study, summaries, report
+    return study_outcome(study, Path(out_dir) / name)
