@@ -27,10 +27,12 @@ without Ray, by 1 and then 2 forked processes, each confined to a core of its ow
 shards from a shared queue, as the actors do. Their ratio is what 2 cores give this work on
 this machine, with no start-up and no orchestration.
 
-``--repeats N`` runs N rounds, each taking every run once in turn (the ceiling's 1 and 2
-processes, then 1, 2 and 4 CPUs), so a drift of the machine's speed within the benchmark hits
-every run alike. The fastest run of each is shown, and every ratio is also given for each round
-(smallest first), with their median.
+``--repeats N`` runs N rounds of the Ray runs, each taking every run (1, 2 and 4 CPUs, in each
+reading) once in turn, so a drift of the machine's speed within the benchmark hits every run
+alike. The ceiling's 1 and 2 processes alternate N times too, but all before the first Ray
+session (forking a process that has run Ray is not safe), so a drift between the two phases
+still shows between the ceiling and the Ray runs. The fastest run of each is shown, and every
+ratio is also given for each round (smallest first), with their median.
 
     python benchmarks/bench_pipeline.py [--data-dir data] [--paper] [--cpus 1 2 4] [--repeats 1] [--affinity both]
                                         [--no-ceiling]
@@ -205,8 +207,9 @@ def main() -> None:
     parser.add_argument("--paper", action="store_true", help="paper-size labels: 16 frames, stride 1, 128x171, crop 112")
     parser.add_argument("--cpus", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--repeats", type=int, default=1,
-                        help="rounds: each runs every CPU count (and the ceiling's 1 and 2 processes) once in turn; "
-                             "the fastest run of each is shown, with the ratio of every round")
+                        help="rounds: each runs every CPU count once in turn (the ceiling's 1 and 2 processes "
+                             "alternate as often, before any Ray run); the fastest run of each is shown, with the "
+                             "ratio of every round")
     parser.add_argument("--affinity", choices=[*AFFINITIES, "both"], default="both",
                         help="pinned: each run on as many cores as Ray CPUs; shared: every run may use every core")
     parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True,

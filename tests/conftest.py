@@ -107,6 +107,11 @@ def smoke_study(name):
     return runpy.run_path(str(STUDIES_DIR / f"{name}.py"))["STUDY"].for_preset("smoke")
 
 
+def smoke_assignments(data_dir, settings):
+    """The ``--set`` assignments of a smoke study run: the data folder, one epoch, ``settings``."""
+    return (f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings)
+
+
 def run_arms_in_process(name, out_dir, data_dir, *settings):
     """Every arm of ``studies/<name>.py`` at ``smoke`` (seed 0, one epoch, ``settings`` as in
     ``--set``), trained and evaluated in this process by ``ssl_core.experiment.run_trial`` (the
@@ -126,8 +131,7 @@ def run_arms_in_process(name, out_dir, data_dir, *settings):
     from ssl_core.study import trial_key
 
     study = smoke_study(name)
-    assignments = (f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings)
-    overrides = dict(parse_assignment(text, "set") for text in assignments)
+    overrides = dict(parse_assignment(text, "set") for text in smoke_assignments(data_dir, settings))
     declared = study.trial_configs("smoke", (0,), overrides)
     hashes = {key: entry["config_hash"] for key, entry in resolved_configs(declared).items()}
     study_dir = Path(out_dir) / name
@@ -159,6 +163,6 @@ def run_smoke_study(name, out_dir, data_dir, *settings):
 
     study = smoke_study(name)
     args = ["--preset", "smoke", "--seeds", "1", "--out", str(out_dir), "--quiet",
-            "--set", f"data.data_dir={data_dir}", "pretrain.epochs=1", *settings]
+            "--set", *smoke_assignments(data_dir, settings)]
     assert run_study_cli(study, args) == 0
     return study_outcome(study, Path(out_dir) / name)
