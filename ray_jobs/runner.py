@@ -175,7 +175,9 @@ def _finish(study: Study, study_dir: Path) -> int:
     finished, planned, unfinished = completion(study_dir)
     print(f"{study.name}: {finished} of {planned} trials completed; results in {study_dir}")
     if unfinished:
-        print(f"not completed: {'; '.join(unfinished)}. Run again with --resume to continue them.", file=sys.stderr)
+        print(f"not completed: {'; '.join(unfinished)}. To continue them, run this study's command again with "
+              "--resume (Tune's own 'Tuner.restore' hint, printed when a run is interrupted, does not apply: "
+              "a study resumes from its trial summaries and checkpoints).", file=sys.stderr)
     return 0 if finished == planned else 1
 
 

@@ -144,6 +144,7 @@ def test_errored_trials_are_counted_as_missing_and_resume_past_a_deleted_checkpo
     assert run_study_cli(study, args + ["--max-failures", "0"]) == 1
     output = capsys.readouterr()
     assert "tiny: 1 of 2 trials completed" in output.out and "rotation seed 0 (missing)" in output.err
+    assert "run this study's command again with --resume (Tune's own 'Tuner.restore' hint" in output.err
     study_dir = tmp_path / "out/tiny"
     assert "Trials completed: 1 of 2" in (study_dir / "report.md").read_text()
     checkpoints = {json.loads((p / "meta.json").read_text())["epoch"]: p for p in study_dir.glob("tune/*/checkpoint_*")}
